@@ -1,0 +1,89 @@
+"""Mismatch reports between a submission's arrays and the reference.
+
+Every report names the worst element: its index, the input there, the expected
+and received values, and the largest absolute and relative errors, so a student
+can reproduce the case without seeing the grader's code.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _format_index(index: tuple[int, ...]) -> str:
+    if not index:
+        return "[]"
+    return "[" + ", ".join(str(i) for i in index) + "]"
+
+
+def _format_value(value: float) -> str:
+    return f"{value:.10g}"
+
+
+def mismatch_report(
+    expected: np.ndarray,
+    received: np.ndarray,
+    *,
+    rtol: float,
+    atol: float,
+    inputs: np.ndarray | None = None,
+) -> str | None:
+    """Describe how ``received`` differs from ``expected``, or return None if close.
+
+    Elements match when ``|received - expected| <= atol + rtol * |expected|``.
+    Shapes must be equal; broadcasting does not count as a match.
+
+    Args:
+        expected: reference values in float64.
+        received: the submission's values, any floating dtype.
+        rtol: relative tolerance.
+        atol: absolute tolerance.
+        inputs: the input array the values were computed from; when given, the
+            report shows the input at the worst element.
+    """
+    expected = np.asarray(expected, dtype=np.float64)
+    received_shape = np.shape(received)
+    if received_shape != expected.shape:
+        return f"expected shape {expected.shape}, received shape {received_shape}"
+
+    received = np.asarray(received, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        error = np.abs(received - expected)
+        relative = error / np.abs(expected)
+    error = np.where(np.isnan(error), np.inf, error)
+    # Equal infinities subtract to nan; they match.
+    both_equal = received == expected
+    error = np.where(both_equal, 0.0, error)
+    relative = np.where(both_equal, 0.0, np.nan_to_num(relative, nan=np.inf))
+
+    bad = error > atol + rtol * np.abs(expected)
+    count = int(np.count_nonzero(bad))
+    if count == 0:
+        return None
+
+    # Report the element with the largest error relative to its own tolerance.
+    excess = np.where(bad, error / (atol + rtol * np.abs(expected)), -1.0)
+    worst = np.unravel_index(int(np.argmax(excess)), expected.shape)
+    index = tuple(int(i) for i in worst)
+
+    lines = [
+        f"{count} of {expected.size} elements differ "
+        f"(tolerance: absolute {atol:g}, relative {rtol:g}).",
+    ]
+    where = f"at index {_format_index(index)}"
+    if inputs is not None and np.shape(inputs) == expected.shape:
+        where += f", input x = {_format_value(float(np.asarray(inputs)[index]))}"
+    lines.append(
+        f"Worst element {where}: expected {_format_value(expected[index])}, "
+        f"received {_format_value(received[index])}."
+    )
+    finite = np.isfinite(error)
+    max_abs = float(np.max(error[finite])) if finite.any() else float("inf")
+    if not finite.all():
+        max_abs = float("inf")
+    max_rel = float(np.max(relative))
+    lines.append(
+        f"Largest absolute error {_format_value(max_abs)}, "
+        f"largest relative error {_format_value(max_rel)}."
+    )
+    return " ".join(lines)

@@ -1,0 +1,182 @@
+"""nbgrader preprocessor that grades a notebook with the hidden checks.
+
+It takes the place of nbgrader's ``Execute`` preprocessor in ``nbgrader
+autograde``. Instead of running the notebook in a Jupyter kernel inside the
+grader's own process tree, it sends the notebook's code cells (less its test
+cells) to a worker process and runs the hidden checks against it. Each
+autograded test cell then gets two outputs: a report of its checks on stdout
+and an ``execute_result`` holding the points earned, which nbgrader's
+``SaveAutoGrades`` reads as partial credit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from IPython.core.inputtransformer2 import TransformerManager
+from nbformat import NotebookNode
+from nbformat.v4 import new_output
+from nbgrader import utils
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Float, Int, List, Unicode
+
+from minitorch_grading.runner import CellResult, grade_cells
+from minitorch_grading.sandbox import Limits
+
+PASS_MARK = "\u2713"
+FAIL_MARK = "\u2717"
+
+
+def _points(value: float) -> str:
+    text = f"{value:g}"
+    return f"{text} point" if value == 1 else f"{text} points"
+
+
+def format_report(result: CellResult) -> str:
+    """Render the checks of one grade cell as text for the student."""
+    lines = [f"Hidden checks: {result.score:g} of {_points(result.max_score)}"]
+    for check in result.checks:
+        mark = PASS_MARK if check.passed else FAIL_MARK
+        lines.append(f"{mark} {check.description} ({_points(check.points)})")
+        if not check.passed and check.message:
+            for line in check.message.splitlines():
+                lines.append(f"    {line}")
+    return "\n".join(lines) + "\n"
+
+
+def is_test_cell(cell: NotebookNode) -> bool:
+    """Whether ``cell`` is an autograded test cell (graded, not a solution)."""
+    return (
+        cell.cell_type == "code"
+        and utils.is_grade(cell)
+        and not utils.is_solution(cell)
+    )
+
+
+def submission_code(nb: NotebookNode, skip_tags: set[str]) -> list[tuple[int, str]]:
+    """The code cells to run, as (cell index, Python source) pairs.
+
+    Test cells are left out because the hidden checks replace them, and so are
+    cells tagged with one of ``skip_tags`` (plots and demonstrations). IPython
+    syntax such as ``%matplotlib inline`` is turned into plain Python here, by
+    IPython's own transformer, so the worker needs no IPython.
+    """
+    transformer = TransformerManager()
+    cells = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or is_test_cell(cell):
+            continue
+        if skip_tags & set(cell.get("metadata", {}).get("tags", [])):
+            continue
+        try:
+            source = transformer.transform_cell(cell.source)
+        except SyntaxError:
+            source = cell.source  # the worker reports the syntax error
+        cells.append((index, source))
+    return cells
+
+
+class GradeWithHiddenChecks(NbGraderPreprocessor):
+    """Grade test cells with the hidden checks run against an isolated worker."""
+
+    assignment = Unicode(
+        "",
+        help="Name of the hidden-check folder to use; empty means the assignment's name.",
+    ).tag(config=True)
+    skip_tags = List(
+        Unicode(),
+        default_value=["plot"],
+        help="Cells carrying any of these tags are not run when grading.",
+    ).tag(config=True)
+    call_timeout = Float(
+        10.0, help="Seconds one call into submission code may take."
+    ).tag(config=True)
+    load_timeout = Float(
+        60.0, help="Seconds the notebook's own cells may take to run."
+    ).tag(config=True)
+    submission_timeout = Float(
+        300.0, help="Seconds all work on one submission may take, restarts included."
+    ).tag(config=True)
+    memory_limit = Int(
+        4 << 30, help="Address-space limit of the worker process, in bytes."
+    ).tag(config=True)
+
+    def _limits(self) -> Limits:
+        return Limits(
+            call_seconds=self.call_timeout,
+            load_seconds=self.load_timeout,
+            submission_seconds=self.submission_timeout,
+            memory_bytes=self.memory_limit,
+        )
+
+    def preprocess(
+        self, nb: NotebookNode, resources: dict[str, Any]
+    ) -> tuple[NotebookNode, dict[str, Any]]:
+        info = resources.get("nbgrader", {})
+        assignment = self.assignment or info.get("assignment", "")
+        student = info.get("student", "?")
+        seed = int.from_bytes(hashlib.sha256(assignment.encode()).digest()[:4], "big")
+
+        self.log.info("Grading %s of %s with hidden checks", assignment, student)
+        results, submission = grade_cells(
+            assignment,
+            submission_code(nb, set(self.skip_tags)),
+            limits=self._limits(),
+            seed=seed,
+        )
+
+        for index, error in submission.cell_errors.items():
+            nb.cells[index].outputs = [
+                new_output(
+                    "error",
+                    ename=error.type_name,
+                    evalue=error.message,
+                    traceback=error.traceback.splitlines(),
+                )
+            ]
+            self.log.info("%s: code cell %d raised %s", student, index, error.type_name)
+
+        for cell in nb.cells:
+            if not is_test_cell(cell):
+                continue
+            grade_id = cell.metadata.nbgrader["grade_id"]
+            result = results.get(grade_id)
+            if result is None:
+                self.log.error(
+                    "No hidden checks count toward grade cell %r; it scores 0. Add "
+                    "checks marked with grade_id=%r.",
+                    grade_id,
+                    grade_id,
+                )
+                cell.outputs = [
+                    new_output(
+                        "error",
+                        ename="GradingError",
+                        evalue=f"no hidden checks exist for {grade_id}",
+                        traceback=[],
+                    )
+                ]
+                continue
+
+            points = float(cell.metadata.nbgrader.get("points", 0))
+            if abs(result.max_score - points) > 1e-9:
+                self.log.error(
+                    "Grade cell %r is worth %g points but its checks add up to %g; "
+                    "scores are scaled to the cell's points.",
+                    grade_id,
+                    points,
+                    result.max_score,
+                )
+            score = (
+                result.score * points / result.max_score if result.max_score else 0.0
+            )
+            cell.outputs = [
+                new_output("stream", name="stdout", text=format_report(result)),
+                new_output(
+                    "execute_result",
+                    data={"text/plain": f"{score:g}"},
+                    execution_count=None,
+                ),
+            ]
+        return nb, resources

@@ -1,0 +1,225 @@
+"""Grade one submission: run its code in a worker and the hidden checks here.
+
+The hidden checks are pytest modules (see ``checks/``). Each test carries a
+``check`` marker with the nbgrader ``grade_id`` it counts toward, its points
+and a description for students. :func:`grade_cells` runs them in this process
+against a :class:`~minitorch_grading.sandbox.Submission` and returns what each
+grade cell earned, with one message per check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from minitorch_grading.contract import CheckFailed
+from minitorch_grading.sandbox import (
+    Limits,
+    StudentError,
+    Submission,
+    WorkerCrashed,
+    WorkerFailure,
+    WorkerProtocolError,
+    WorkerTimeout,
+)
+
+log = logging.getLogger(__name__)
+
+CHECKS_ROOT = Path(__file__).parent / "checks"
+
+
+@dataclass
+class CheckResult:
+    """Outcome of one hidden check."""
+
+    grade_id: str
+    description: str
+    points: float
+    passed: bool
+    message: str = ""
+
+
+@dataclass
+class CellResult:
+    """Points a grade cell earned, with the results of its checks."""
+
+    grade_id: str
+    checks: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return sum(check.points for check in self.checks if check.passed)
+
+    @property
+    def max_score(self) -> float:
+        return sum(check.points for check in self.checks)
+
+
+def checks_directory(assignment: str) -> Path:
+    """Folder of the hidden checks of ``assignment``."""
+    path = CHECKS_ROOT / assignment
+    if not path.is_dir():
+        known = sorted(
+            p.name for p in CHECKS_ROOT.iterdir() if p.is_dir() and p.name[0] != "_"
+        )
+        raise FileNotFoundError(
+            f"no hidden checks for assignment {assignment!r} in {CHECKS_ROOT}; "
+            f"known assignments: {', '.join(known) or 'none'}"
+        )
+    return path
+
+
+def _message_for(error: BaseException) -> str:
+    """Turn an exception from a check into a message fit for the student."""
+    if isinstance(error, CheckFailed):
+        return str(error)
+    if isinstance(error, StudentError):
+        text = f"Your code raised {error.type_name}"
+        if error.message:
+            text += f": {error.message}"
+        return text
+    if isinstance(error, WorkerTimeout):
+        return f"Your code did not finish in time ({error})."
+    if isinstance(error, WorkerCrashed):
+        return f"Your code stopped the Python process that ran it ({error})."
+    if isinstance(error, WorkerProtocolError):
+        return f"Your code returned data the grader cannot read ({error})."
+    if isinstance(error, WorkerFailure):
+        return f"The grader could not run your code ({error})."
+    # A fault in the grader: the details go to the instructor's log only.
+    return "The grader failed on this check; your instructor has the details."
+
+
+class _Plugin:
+    """pytest plugin that supplies the fixtures and records each check."""
+
+    def __init__(self, submission: Submission, seed: int) -> None:
+        self._submission = submission
+        self._seed = seed
+        self.results: list[CheckResult] = []
+        self.collection_errors: list[str] = []
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.addinivalue_line(
+            "markers", "check(grade_id, points, description): a graded hidden check"
+        )
+
+    @pytest.fixture(scope="session")
+    def submission(self) -> Submission:
+        return self._submission
+
+    @pytest.fixture(scope="session")
+    def seed(self) -> int:
+        return self._seed
+
+    @pytest.fixture
+    def rng(self, request: pytest.FixtureRequest) -> np.random.Generator:
+        # One stream per check, so adding a check does not change the others.
+        digest = hashlib.sha256(f"{self._seed}:{request.node.nodeid}".encode()).digest()
+        return np.random.default_rng(int.from_bytes(digest[:8], "big"))
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collection_errors.append(f"{report.nodeid}: {report.longreprtext}")
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo
+    ) -> Any:
+        outcome = yield
+        report = outcome.get_result()
+        marker = item.get_closest_marker("check")
+        if marker is None:
+            return
+        if report.when == "call" or (report.when == "setup" and report.failed):
+            passed = report.passed
+            message = ""
+            if call.excinfo is not None:
+                message = _message_for(call.excinfo.value)
+                if not isinstance(
+                    call.excinfo.value, (CheckFailed, StudentError, WorkerFailure)
+                ):
+                    log.error(
+                        "hidden check %s failed inside the grader:\n%s",
+                        item.nodeid,
+                        report.longreprtext,
+                    )
+            self.results.append(
+                CheckResult(
+                    grade_id=marker.kwargs["grade_id"],
+                    description=marker.kwargs["description"],
+                    points=float(marker.kwargs["points"]),
+                    passed=passed,
+                    message=message,
+                )
+            )
+
+
+def run_checks(
+    assignment: str, submission: Submission, *, seed: int = 0
+) -> list[CheckResult]:
+    """Run every hidden check of ``assignment`` against ``submission``."""
+    plugin = _Plugin(submission, seed)
+    directory = checks_directory(assignment)
+    args = [
+        str(directory),
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:terminal",
+        "-p",
+        "no:warnings",
+        "--import-mode=importlib",
+        "--rootdir",
+        str(directory),
+        "-c",
+        os.devnull,
+    ]
+    exit_code = pytest.main(args, plugins=[plugin])
+    if plugin.collection_errors or exit_code not in (
+        pytest.ExitCode.OK,
+        pytest.ExitCode.TESTS_FAILED,
+    ):
+        details = "\n".join(plugin.collection_errors)
+        raise RuntimeError(
+            f"the hidden checks of {assignment!r} did not run (pytest exit code "
+            f"{int(exit_code)}).\n{details}"
+        )
+    return plugin.results
+
+
+def grade_cells(
+    assignment: str,
+    cells: list[tuple[int, str]],
+    *,
+    limits: Limits | None = None,
+    seed: int = 0,
+) -> tuple[dict[str, CellResult], Submission]:
+    """Run ``cells`` in a worker and grade them; return results by grade_id.
+
+    The worker is stopped before this returns. The returned submission still
+    reports the errors its cells raised when they ran.
+    """
+    submission = Submission(cells, limits or Limits())
+    try:
+        try:
+            submission.start()
+        except WorkerFailure as error:
+            log.warning("submission code failed to load: %s", error)
+        results = run_checks(assignment, submission, seed=seed)
+    finally:
+        submission.close()
+
+    by_cell: dict[str, CellResult] = {}
+    for result in results:
+        by_cell.setdefault(result.grade_id, CellResult(result.grade_id)).checks.append(
+            result
+        )
+    return by_cell, submission

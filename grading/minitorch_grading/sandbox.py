@@ -1,0 +1,518 @@
+"""Run a submission's code in a separate worker process and talk to it.
+
+The grader never executes submission code. It starts ``worker/main.py`` in a
+fresh interpreter with resource limits, in a scratch directory, and exchanges
+only JSON headers and numeric arrays with it (see ``worker/wire.py``). Objects
+that live in the worker, such as an instance of the student's ``ReLU``, are
+represented here by :class:`RemoteObject` handles.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from minitorch_grading.worker import wire
+
+log = logging.getLogger(__name__)
+
+WORKER_SCRIPT = Path(__file__).parent / "worker" / "main.py"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for one submission's worker.
+
+    Attributes:
+        call_seconds: wall-clock limit for one call into submission code.
+        load_seconds: wall-clock limit for running the notebook's cells.
+        submission_seconds: wall-clock budget for all work on one submission,
+            worker restarts included.
+        memory_bytes: address-space limit of the worker process.
+        max_array_bytes: largest total array payload accepted in one response.
+        max_header_bytes: largest JSON header accepted in one response.
+        max_restarts: how many times a crashed or timed-out worker is restarted
+            before every remaining check fails at once.
+    """
+
+    call_seconds: float = 10.0
+    load_seconds: float = 60.0
+    submission_seconds: float = 300.0
+    memory_bytes: int = 4 << 30
+    max_array_bytes: int = 64 << 20
+    max_header_bytes: int = 4 << 20
+    max_restarts: int = 5
+
+
+class WorkerFailure(Exception):
+    """The worker could not answer: it crashed, timed out or broke the protocol."""
+
+
+class WorkerTimeout(WorkerFailure):
+    """Submission code ran past its wall-clock limit."""
+
+
+class WorkerCrashed(WorkerFailure):
+    """The worker process ended while the grader waited for an answer."""
+
+
+class WorkerProtocolError(WorkerFailure):
+    """The worker sent a message that is malformed or too large."""
+
+
+class StudentError(Exception):
+    """Submission code raised an exception; carries its type name and message."""
+
+    def __init__(self, type_name: str, message: str, traceback: str) -> None:
+        super().__init__(f"{type_name}: {message}" if message else type_name)
+        self.type_name = type_name
+        self.message = message
+        self.traceback = traceback
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """A value the worker could not send, for example an object-dtype array."""
+
+    description: str
+
+
+@dataclass
+class CallResult:
+    """What one call into submission code returned and did to its arguments."""
+
+    value: Any
+    args_after: list[Any]
+    warnings: list[str]
+    seconds: float
+
+
+def _limit_resources(memory_bytes: int, cpu_seconds: int) -> None:
+    # Runs in the child between fork and exec.
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _worker_environment(scratch: str) -> dict[str, str]:
+    """Environment of a worker: nothing of the grader's, one thread per library."""
+    return {
+        "PATH": os.defpath,
+        "HOME": scratch,
+        "TMPDIR": scratch,
+        "LANG": "C.UTF-8",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": scratch,
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+    }
+
+
+class Worker:
+    """One worker process; dies for good on the first crash or timeout."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.scratch = tempfile.mkdtemp(prefix="minitorch-worker-")
+        cpu_seconds = int(limits.submission_seconds) + 1
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", str(WORKER_SCRIPT)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            cwd=self.scratch,
+            env=_worker_environment(self.scratch),
+            start_new_session=True,
+            preexec_fn=lambda: _limit_resources(limits.memory_bytes, cpu_seconds),
+        )
+        self._buffer = bytearray()
+        log.debug("started worker pid %d in %s", self.process.pid, self.scratch)
+
+    # Transport ------------------------------------------------------------
+
+    def _write(self, data: bytes, deadline: float) -> None:
+        fd = self.process.stdin.fileno()
+        view = memoryview(data)
+        while view:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WorkerTimeout("timed out while sending a request")
+            _, writable, _ = select.select([], [fd], [], remaining)
+            if not writable:
+                continue
+            try:
+                written = os.write(fd, view[: 1 << 16])
+            except (BrokenPipeError, ConnectionResetError) as error:
+                raise WorkerCrashed(self._exit_description()) from error
+            view = view[written:]
+
+    def _reader(self, deadline: float) -> _DeadlineReader:
+        return _DeadlineReader(self, deadline)
+
+    def request(
+        self, header: dict[str, Any], arrays: list[np.ndarray], seconds: float
+    ) -> tuple[dict[str, Any], list[np.ndarray]]:
+        """Send one request and wait at most ``seconds`` for its response."""
+        deadline = time.monotonic() + seconds
+
+        class _Sink:
+            def __init__(self) -> None:
+                self.parts: list[bytes] = []
+
+            def write(self, data: bytes) -> None:
+                self.parts.append(bytes(data))
+
+            def flush(self) -> None:
+                pass
+
+        sink = _Sink()
+        wire.write_message(sink, header, arrays)
+        self._write(b"".join(sink.parts), deadline)
+        try:
+            return wire.read_message(
+                self._reader(deadline),
+                max_header_bytes=self.limits.max_header_bytes,
+                max_array_bytes=self.limits.max_array_bytes,
+            )
+        except wire.WireError as error:
+            raise WorkerProtocolError(str(error)) from error
+        except EOFError as error:
+            raise WorkerCrashed(self._exit_description()) from error
+
+    def _exit_description(self) -> str:
+        try:
+            code = self.process.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            return "the worker closed its output"
+        if code < 0:
+            name = signal.Signals(-code).name
+            return f"the worker process was killed by {name}"
+        return f"the worker process exited with status {code}"
+
+    def close(self) -> None:
+        """Kill the worker's whole process group and remove its scratch directory."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        for stream in (self.process.stdin, self.process.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        self.process.wait()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+        log.debug("stopped worker pid %d", self.process.pid)
+
+
+class _DeadlineReader:
+    """File-like ``read`` on the worker's output that honours a deadline."""
+
+    def __init__(self, worker: Worker, deadline: float) -> None:
+        self.worker = worker
+        self.deadline = deadline
+        self.fd = worker.process.stdout.fileno()
+
+    def read(self, size: int) -> bytes:
+        buffer = self.worker._buffer
+        while not buffer:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                raise WorkerTimeout("timed out while waiting for an answer")
+            readable, _, _ = select.select([self.fd], [], [], remaining)
+            if not readable:
+                continue
+            chunk = os.read(self.fd, 1 << 20)
+            if not chunk:
+                return b""
+            buffer.extend(chunk)
+        data = bytes(buffer[:size])
+        del buffer[:size]
+        return data
+
+
+@dataclass
+class Submission:
+    """A submission's code, run in a worker that is restarted after a failure.
+
+    Every call that crashes or times out kills the worker; the next call starts
+    a new one and runs the notebook's cells again, until ``limits.max_restarts``
+    or ``limits.submission_seconds`` run out.
+    """
+
+    cells: list[tuple[int, str]]
+    limits: Limits = field(default_factory=Limits)
+
+    def __repr__(self) -> str:
+        return f"Submission({len(self.cells)} code cells, {self.limits})"
+
+    def __post_init__(self) -> None:
+        self._worker: Worker | None = None
+        self._started = time.monotonic()
+        self._starts = 0
+        self._generation = 0
+        self.cell_errors: dict[int, StudentError] = {}
+        self.load_failure: WorkerFailure | None = None
+
+    # Worker lifecycle -----------------------------------------------------
+
+    def _remaining(self) -> float:
+        return self.limits.submission_seconds - (time.monotonic() - self._started)
+
+    def _ensure_worker(self) -> Worker:
+        if self._worker is not None:
+            return self._worker
+        if self._starts > self.limits.max_restarts:
+            raise WorkerCrashed(
+                f"the worker failed {self._starts} times; no further checks run"
+            )
+        if self._remaining() <= 0:
+            raise WorkerTimeout(
+                f"the submission used up its {self.limits.submission_seconds:g} s "
+                "time budget"
+            )
+
+        self._starts += 1
+        self._generation += 1
+        worker = Worker(self.limits)
+        self._worker = worker
+        header = {
+            "op": "load",
+            "cells": [{"index": i, "source": s} for i, s in self.cells],
+        }
+        try:
+            response, _ = self._exchange(header, [], self.limits.load_seconds)
+        except WorkerFailure as error:
+            self.load_failure = error
+            raise
+        self.cell_errors = {}
+        for cell in response.get("cells", []):
+            if cell.get("error"):
+                error = cell["error"]
+                self.cell_errors[int(cell["index"])] = StudentError(
+                    str(error.get("type")),
+                    str(error.get("message")),
+                    str(error.get("traceback")),
+                )
+        return worker
+
+    def _discard_worker(self) -> None:
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
+
+    def _exchange(
+        self, header: dict[str, Any], arrays: list[np.ndarray], seconds: float
+    ) -> tuple[dict[str, Any], list[np.ndarray]]:
+        assert self._worker is not None
+        seconds = min(seconds, max(self._remaining(), 0.0))
+        try:
+            response, out_arrays = self._worker.request(header, arrays, seconds)
+        except WorkerFailure:
+            self._discard_worker()
+            raise
+        if not response.get("ok"):
+            error = response.get("error") or {}
+            raise StudentError(
+                str(error.get("type", "Error")),
+                str(error.get("message", "")),
+                str(error.get("traceback", "")),
+            )
+        return response, out_arrays
+
+    def start(self) -> None:
+        """Start the worker and run the notebook's cells, if not running yet."""
+        self._ensure_worker()
+
+    def close(self) -> None:
+        """Stop the worker."""
+        self._discard_worker()
+
+    def __enter__(self) -> Submission:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # Requests -------------------------------------------------------------
+
+    def _send(
+        self, header: dict[str, Any], arrays: list[np.ndarray], seconds: float
+    ) -> tuple[dict[str, Any], list[np.ndarray]]:
+        self._ensure_worker()
+        return self._exchange(header, arrays, seconds)
+
+    def inspect(self, name: str) -> dict[str, Any]:
+        """Describe the global ``name``: kind, method resolution order, neighbours."""
+        response, _ = self._send(
+            {"op": "inspect", "name": name}, [], self.limits.call_seconds
+        )
+        return response
+
+    def new(self, class_name: str, *args: Any, **kwargs: Any) -> RemoteObject:
+        """Instantiate the submission's class ``class_name``."""
+        result = self.call({"global": class_name}, None, args, kwargs)
+        if not isinstance(result.value, RemoteObject):
+            raise WorkerProtocolError(
+                f"creating {class_name} returned {type(result.value).__name__}"
+            )
+        return result.value
+
+    def call_function(
+        self, name: str, *args: Any, seconds: float | None = None, **kwargs: Any
+    ) -> CallResult:
+        """Call the submission's global function ``name``."""
+        return self.call({"global": name}, None, args, kwargs, seconds=seconds)
+
+    def call(
+        self,
+        target: dict[str, Any],
+        method: str | None,
+        args: tuple | list,
+        kwargs: dict[str, Any],
+        *,
+        seconds: float | None = None,
+    ) -> CallResult:
+        """Call ``target`` (or its ``method``) and decode what came back."""
+        arrays: list[np.ndarray] = []
+        header = {
+            "op": "call",
+            "target": target,
+            "method": method,
+            "args": [self._pack(arg, arrays) for arg in args],
+            "kwargs": {key: self._pack(value, arrays) for key, value in kwargs.items()},
+        }
+        response, out_arrays = self._send(
+            header, arrays, seconds or self.limits.call_seconds
+        )
+        args_after = response.get("args_after", [])
+        if not isinstance(args_after, list):
+            raise WorkerProtocolError("'args_after' is not a list")
+        warnings = response.get("warnings", [])
+        if not isinstance(warnings, list):
+            raise WorkerProtocolError("'warnings' is not a list")
+        seconds_taken = response.get("seconds", 0.0)
+        if not isinstance(seconds_taken, (int, float)):
+            raise WorkerProtocolError("'seconds' is not a number")
+        return CallResult(
+            value=self._unpack(response.get("value"), out_arrays),
+            args_after=[self._unpack(item, out_arrays) for item in args_after],
+            warnings=[str(w) for w in warnings[:20]],
+            seconds=float(seconds_taken),
+        )
+
+    def getattr(self, handle: RemoteObject, name: str) -> Any:
+        """Read attribute ``name`` of a remote object."""
+        header = {"op": "getattr", "target": handle.target, "name": name}
+        response, out_arrays = self._send(header, [], self.limits.call_seconds)
+        return self._unpack(response.get("value"), out_arrays)
+
+    def probe_subclass(self, class_name: str) -> RemoteObject:
+        """Instantiate a subclass of ``class_name`` whose forward and backward
+        return their argument, to test what the base class itself provides."""
+        header = {"op": "probe", "name": class_name}
+        response, out_arrays = self._send(header, [], self.limits.call_seconds)
+        value = self._unpack(response.get("value"), out_arrays)
+        if not isinstance(value, RemoteObject):
+            raise WorkerProtocolError("probe did not return an object handle")
+        return value
+
+    def type_mro(self, handle: RemoteObject) -> list[str]:
+        """Qualified names of the classes in a remote object's type hierarchy."""
+        header = {"op": "isinstance", "target": handle.target}
+        response, _ = self._send(header, [], self.limits.call_seconds)
+        mro = response.get("mro")
+        if not isinstance(mro, list):
+            raise WorkerProtocolError("'mro' is not a list")
+        return [str(name) for name in mro]
+
+    # Encoding -------------------------------------------------------------
+
+    def _pack(self, value: Any, arrays: list[np.ndarray]) -> Any:
+        if isinstance(value, RemoteObject):
+            if value.generation != self._generation:
+                raise WorkerCrashed("the object was lost when the worker restarted")
+            return value.target
+        if isinstance(value, (np.ndarray, np.generic)):
+            arrays.append(np.asarray(value))
+            return {"$array": len(arrays) - 1}
+        if isinstance(value, tuple):
+            return {"$tuple": [self._pack(item, arrays) for item in value]}
+        if isinstance(value, list):
+            return [self._pack(item, arrays) for item in value]
+        if isinstance(value, dict):
+            return {str(key): self._pack(item, arrays) for key, item in value.items()}
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        raise TypeError(f"cannot send a {type(value).__name__} to the worker")
+
+    def _unpack(self, value: Any, arrays: list[np.ndarray], depth: int = 0) -> Any:
+        if depth > 20:
+            raise WorkerProtocolError("value is nested too deeply")
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        if isinstance(value, list):
+            return [self._unpack(item, arrays, depth + 1) for item in value]
+        if not isinstance(value, dict) or len(value) > 2:
+            raise WorkerProtocolError(
+                f"unexpected value of type {type(value).__name__}"
+            )
+        if "$array" in value:
+            index = value["$array"]
+            if not isinstance(index, int) or not 0 <= index < len(arrays):
+                raise WorkerProtocolError(f"invalid array reference {index!r}")
+            return arrays[index]
+        if "$handle" in value:
+            handle = value["$handle"]
+            if not isinstance(handle, int):
+                raise WorkerProtocolError(f"invalid handle {handle!r}")
+            return RemoteObject(
+                self, handle, str(value.get("type", "?")), self._generation
+            )
+        if "$tuple" in value and isinstance(value["$tuple"], list):
+            return tuple(
+                self._unpack(item, arrays, depth + 1) for item in value["$tuple"]
+            )
+        if "$unsupported" in value:
+            return Unsupported(str(value["$unsupported"]))
+        raise WorkerProtocolError(f"unexpected value {sorted(value)!r}")
+
+
+@dataclass(frozen=True)
+class RemoteObject:
+    """Handle to an object that lives in the worker."""
+
+    submission: Submission = field(repr=False, compare=False)
+    handle: int
+    type_name: str
+    generation: int
+
+    @property
+    def target(self) -> dict[str, Any]:
+        return {"$handle": self.handle}
+
+    def call(
+        self, method: str, *args: Any, seconds: float | None = None, **kwargs: Any
+    ) -> CallResult:
+        """Call ``method`` on the remote object."""
+        return self.submission.call(self.target, method, args, kwargs, seconds=seconds)
+
+    def getattr(self, name: str) -> Any:
+        """Read an attribute of the remote object."""
+        return self.submission.getattr(self, name)

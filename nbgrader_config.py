@@ -1,0 +1,38 @@
+"""nbgrader configuration of the minitorch activations course.
+
+Autograding runs the hidden checks of ``minitorch_grading`` against each
+submission in a separate worker process, in place of nbgrader's ``Execute``
+preprocessor, which would run submissions in a kernel beside the grader.
+"""
+
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
+    IgnorePattern,
+    LimitOutput,
+    SaveAutoGrades,
+)
+
+from minitorch_grading.nbgrader_plugin import GradeWithHiddenChecks
+
+c = get_config()  # noqa: F821 - provided by traitlets when nbgrader loads this file
+
+c.CourseDirectory.course_id = "minitorch-activations"
+
+# Same order as nbgrader 0.9.6's defaults, with Execute replaced.
+c.Autograde.autograde_preprocessors = [
+    GradeWithHiddenChecks,
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]
+
+# Limits for one submission's worker process.
+c.GradeWithHiddenChecks.call_timeout = 10.0  # seconds per call into student code
+c.GradeWithHiddenChecks.load_timeout = 60.0  # seconds to run the notebook's cells
+c.GradeWithHiddenChecks.submission_timeout = 300.0  # seconds for the whole submission
+c.GradeWithHiddenChecks.memory_limit = 4 << 30  # bytes of address space
