@@ -13,6 +13,7 @@ Run from the repository root after ``nbgrader generate_assignment``::
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
@@ -58,6 +59,13 @@ SPEC_RELU = """class ReLU(Activation):
     def grads(self):
         return []
 """
+
+
+# The lines of Sigmoid.backward that compute s = sigmoid(self.x).
+SIGMOID_OF_X = (
+    "        z = np.exp(-np.abs(self.x))\n"
+    "        s = np.where(self.x >= 0, 1 / (1 + z), z / (1 + z))\n"
+)
 
 
 @dataclass(frozen=True)
@@ -118,10 +126,12 @@ EXAMPLES = [
         edits=(
             (
                 "sigmoid_solution",
+                "        # exp(-|x|) lies in (0, 1], so neither branch can overflow.\n"
                 "        z = np.exp(-np.abs(x))\n"
                 "        return np.where(x >= 0, 1 / (1 + z), z / (1 + z))\n",
                 "        return 1 / (1 + np.exp(-x))\n",
             ),
+            ("sigmoid_solution", SIGMOID_OF_X, "        s = 1 / (1 + np.exp(-self.x))\n"),
         ),
     ),
     Example(
@@ -131,8 +141,8 @@ EXAMPLES = [
         edits=(
             (
                 "sigmoid_solution",
-                "s = self._sigmoid(self.x)",
-                "s = self._sigmoid(self.forward(self.x))",
+                SIGMOID_OF_X,
+                "        s = 1 / (1 + np.exp(-self.forward(self.x)))\n",
             ),
         ),
     ),
@@ -310,9 +320,10 @@ def build(example: Example, release_nb, solutions: dict[str, str]):
             cell.source = source
 
     position = 2  # after the introduction and the imports cell
-    for text in example.extra_cells:
-        nb.cells.insert(position, nbformat.v4.new_code_cell(text))
-        position += 1
+    for number, text in enumerate(example.extra_cells):
+        # A fixed id keeps rebuilt notebooks byte-identical.
+        cell = nbformat.v4.new_code_cell(text, id=f"extra-{number}")
+        nb.cells.insert(position + number, cell)
 
     missing = {(target, old) for target, old, _ in example.edits} - edited
     if missing:
@@ -320,7 +331,16 @@ def build(example: Example, release_nb, solutions: dict[str, str]):
     return nb
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Build the bundled example submissions.")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=OUTPUT,
+        help=f"folder to write the submissions to (default: {OUTPUT.relative_to(ROOT)})",
+    )
+    output = parser.parse_args(argv).output
+
     source_nb = nbformat.read(SOURCE, as_version=4)
     release_nb = nbformat.read(RELEASE, as_version=4)
     solutions = solutions_by_id(source_nb)
@@ -328,15 +348,15 @@ def main() -> int:
     expected = {}
     for example in EXAMPLES:
         nb = build(example, release_nb, solutions)
-        path = OUTPUT / example.name / "activations.ipynb"
+        path = output / example.name / "activations.ipynb"
         path.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, path)
         expected[example.name] = {
             "mistake": example.mistake,
             "expected_score": example.expected_score,
         }
-    (OUTPUT / "expected_scores.json").write_text(json.dumps(expected, indent=2) + "\n")
-    print(f"wrote {len(EXAMPLES)} submissions to {OUTPUT.relative_to(ROOT)}")
+    (output / "expected_scores.json").write_text(json.dumps(expected, indent=2) + "\n")
+    print(f"wrote {len(EXAMPLES)} submissions to {output}")
     return 0
 
 

@@ -27,6 +27,7 @@ def mismatch_report(
     rtol: float,
     atol: float,
     inputs: np.ndarray | None = None,
+    grad_output: np.ndarray | None = None,
 ) -> str | None:
     """Describe how ``received`` differs from ``expected``, or return None if close.
 
@@ -40,6 +41,8 @@ def mismatch_report(
         atol: absolute tolerance.
         inputs: the input array the values were computed from; when given, the
             report shows the input at the worst element.
+        grad_output: the upstream gradient of a backward call; when given, the
+            report shows its value at the worst element too.
     """
     expected = np.asarray(expected, dtype=np.float64)
     received_shape = np.shape(received)
@@ -54,7 +57,9 @@ def mismatch_report(
     # Equal infinities subtract to nan; they match.
     both_equal = received == expected
     error = np.where(both_equal, 0.0, error)
-    relative = np.where(both_equal, 0.0, np.nan_to_num(relative, nan=np.inf))
+    relative = np.where(
+        both_equal, 0.0, np.nan_to_num(relative, nan=np.inf, posinf=np.inf)
+    )
 
     bad = error > atol + rtol * np.abs(expected)
     count = int(np.count_nonzero(bad))
@@ -73,6 +78,9 @@ def mismatch_report(
     where = f"at index {_format_index(index)}"
     if inputs is not None and np.shape(inputs) == expected.shape:
         where += f", input x = {_format_value(float(np.asarray(inputs)[index]))}"
+    if grad_output is not None and np.shape(grad_output) == expected.shape:
+        upstream = float(np.asarray(grad_output)[index])
+        where += f", grad_output = {_format_value(upstream)}"
     lines.append(
         f"Worst element {where}: expected {_format_value(expected[index])}, "
         f"received {_format_value(received[index])}."

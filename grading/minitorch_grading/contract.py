@@ -189,12 +189,21 @@ def call_array(
 
 
 def _hint(
-    spec: ActivationSpec, received: np.ndarray, x: np.ndarray, derivative: bool
+    spec: ActivationSpec,
+    received: np.ndarray,
+    x: np.ndarray,
+    derivative: bool,
+    grad_output: np.ndarray | None,
 ) -> str:
+    """The hint of the first known wrong formula that ``received`` matches."""
+    tolerance = TOLERANCE.get(x.dtype.type, TOLERANCE[np.float32])
     for alternative in spec.alternatives:
-        function = alternative.derivative if derivative else alternative.forward
-        tolerance = TOLERANCE.get(x.dtype.type, TOLERANCE[np.float32])
-        if mismatch_report(function(x), received, inputs=x, **tolerance) is None:
+        if derivative:
+            upstream = 1.0 if grad_output is None else grad_output.astype(np.float64)
+            expected = alternative.derivative(x) * upstream
+        else:
+            expected = alternative.forward(x)
+        if mismatch_report(expected, received, **tolerance) is None:
             return " " + alternative.hint
     return ""
 
@@ -208,12 +217,16 @@ def expect_close(
     *,
     derivative: bool,
     tolerance: dict[str, float] | None = None,
+    grad_output: np.ndarray | None = None,
 ) -> None:
     """Fail with a mismatch report unless ``received`` matches ``expected``."""
     tolerance = tolerance or TOLERANCE.get(x.dtype.type, TOLERANCE[np.float32])
-    report = mismatch_report(expected, received, inputs=x, **tolerance)
+    report = mismatch_report(
+        expected, received, inputs=x, grad_output=grad_output, **tolerance
+    )
     if report is not None:
-        fail(f"{where}: {report}{_hint(spec, received, x, derivative)}")
+        hint = _hint(spec, received, x, derivative, grad_output)
+        fail(f"{where}: {report}{hint}")
 
 
 def forward(
@@ -296,6 +309,7 @@ def check_float32(
             x,
             derivative=True,
             tolerance=TOLERANCE[np.float32],
+            grad_output=grad,
         )
 
 
@@ -337,7 +351,8 @@ def check_backward_values(
         where = f"{spec.label}.backward after forward on " + describe_input(
             x, note if spec.kinks and x.size else ""
         )
-        expect_close(spec, where, spec.derivative(x) * grad, g, x, derivative=True)
+        expected = spec.derivative(x) * grad
+        expect_close(spec, where, expected, g, x, derivative=True, grad_output=grad)
 
 
 def check_finite_differences(

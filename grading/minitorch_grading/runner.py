@@ -162,26 +162,82 @@ class _Plugin:
             )
 
 
+@dataclass(frozen=True)
+class CheckInfo:
+    """A hidden check as collected, before it runs."""
+
+    grade_id: str
+    description: str
+    points: float
+
+
+class _CollectPlugin:
+    def __init__(self) -> None:
+        self.checks: list[CheckInfo] = []
+        self.unmarked: list[str] = []
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        _Plugin.pytest_configure(self, config)  # type: ignore[arg-type]
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            marker = item.get_closest_marker("check")
+            if marker is None:
+                self.unmarked.append(item.nodeid)
+                continue
+            self.checks.append(
+                CheckInfo(
+                    grade_id=marker.kwargs["grade_id"],
+                    description=marker.kwargs["description"],
+                    points=float(marker.kwargs["points"]),
+                )
+            )
+
+
+def _pytest_args(directory: Path) -> list[str]:
+    return [
+        str(directory),
+        "-p", "no:cacheprovider",
+        "-p", "no:terminal",
+        "-p", "no:warnings",
+        "--import-mode=importlib",
+        "--rootdir", str(directory),
+        "-c", os.devnull,
+    ]  # fmt: skip
+
+
+def collect_checks(assignment: str) -> list[CheckInfo]:
+    """List the hidden checks of ``assignment`` without running them.
+
+    Raises:
+        RuntimeError: a check module fails to import, or a test lacks the
+            ``check`` marker and so would count toward no grade cell.
+    """
+    plugin = _CollectPlugin()
+    exit_code = pytest.main(
+        [*_pytest_args(checks_directory(assignment)), "--collect-only"],
+        plugins=[plugin],
+    )
+    if exit_code != pytest.ExitCode.OK:
+        raise RuntimeError(
+            f"collecting the hidden checks of {assignment!r} failed "
+            f"(pytest exit code {int(exit_code)})"
+        )
+    if plugin.unmarked:
+        raise RuntimeError(
+            "hidden checks without a check(grade_id, points, description) marker: "
+            + ", ".join(plugin.unmarked)
+        )
+    return plugin.checks
+
+
 def run_checks(
     assignment: str, submission: Submission, *, seed: int = 0
 ) -> list[CheckResult]:
     """Run every hidden check of ``assignment`` against ``submission``."""
     plugin = _Plugin(submission, seed)
     directory = checks_directory(assignment)
-    args = [
-        str(directory),
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "no:terminal",
-        "-p",
-        "no:warnings",
-        "--import-mode=importlib",
-        "--rootdir",
-        str(directory),
-        "-c",
-        os.devnull,
-    ]
+    args = _pytest_args(directory)
     exit_code = pytest.main(args, plugins=[plugin])
     if plugin.collection_errors or exit_code not in (
         pytest.ExitCode.OK,

@@ -289,7 +289,6 @@ class Submission:
             )
 
         self._starts += 1
-        self._generation += 1
         worker = Worker(self.limits)
         self._worker = worker
         header = {
@@ -316,6 +315,15 @@ class Submission:
         if self._worker is not None:
             self._worker.close()
             self._worker = None
+            # Handles from the closed worker must not reach the next one, which
+            # numbers its objects from 1 again.
+            self._generation += 1
+
+    def _handle_target(self, handle: RemoteObject) -> dict[str, Any]:
+        """Return the request target for ``handle`` if its worker still runs."""
+        if handle.generation != self._generation:
+            raise WorkerCrashed("the object was lost when its worker stopped")
+        return handle.target
 
     def _exchange(
         self, header: dict[str, Any], arrays: list[np.ndarray], seconds: float
@@ -419,7 +427,7 @@ class Submission:
 
     def getattr(self, handle: RemoteObject, name: str) -> Any:
         """Read attribute ``name`` of a remote object."""
-        header = {"op": "getattr", "target": handle.target, "name": name}
+        header = {"op": "getattr", "target": self._handle_target(handle), "name": name}
         response, out_arrays = self._send(header, [], self.limits.call_seconds)
         return self._unpack(response.get("value"), out_arrays)
 
@@ -435,7 +443,7 @@ class Submission:
 
     def type_mro(self, handle: RemoteObject) -> list[str]:
         """Qualified names of the classes in a remote object's type hierarchy."""
-        header = {"op": "isinstance", "target": handle.target}
+        header = {"op": "isinstance", "target": self._handle_target(handle)}
         response, _ = self._send(header, [], self.limits.call_seconds)
         mro = response.get("mro")
         if not isinstance(mro, list):
@@ -446,9 +454,7 @@ class Submission:
 
     def _pack(self, value: Any, arrays: list[np.ndarray]) -> Any:
         if isinstance(value, RemoteObject):
-            if value.generation != self._generation:
-                raise WorkerCrashed("the object was lost when the worker restarted")
-            return value.target
+            return self._handle_target(value)
         if isinstance(value, (np.ndarray, np.generic)):
             arrays.append(np.asarray(value))
             return {"$array": len(arrays) - 1}
@@ -511,7 +517,8 @@ class RemoteObject:
         self, method: str, *args: Any, seconds: float | None = None, **kwargs: Any
     ) -> CallResult:
         """Call ``method`` on the remote object."""
-        return self.submission.call(self.target, method, args, kwargs, seconds=seconds)
+        target = self.submission._handle_target(self)
+        return self.submission.call(target, method, args, kwargs, seconds=seconds)
 
     def getattr(self, name: str) -> Any:
         """Read an attribute of the remote object."""

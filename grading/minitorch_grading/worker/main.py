@@ -282,7 +282,15 @@ def main() -> None:
             if isinstance(error, KeyboardInterrupt):
                 raise
             response = {"ok": False, "error": _describe_error(error)}
-        wire.write_message(responses, response, out_arrays)
+        try:
+            wire.write_message(responses, response, out_arrays)
+        except (TypeError, ValueError, RecursionError, wire.WireError) as error:
+            # write_message encodes the whole message before writing any byte,
+            # so the stream is still intact. json.dumps raises ValueError for an
+            # int of more than sys.get_int_max_str_digits() digits.
+            wire.write_message(
+                responses, {"ok": False, "error": _describe_error(error)}
+            )
 
 
 if __name__ == "__main__":

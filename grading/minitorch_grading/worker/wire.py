@@ -76,13 +76,14 @@ def _read_exact(stream: BinaryIO, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def _decode_description(description: Any, max_bytes: int) -> tuple[np.dtype, tuple]:
+def _decode_description(description: Any) -> tuple[np.dtype, tuple, int]:
+    """Check one array description and return its dtype, shape and byte count."""
     if not isinstance(description, dict):
         raise WireError(f"array description must be an object, got {description!r}")
 
     try:
         dtype = np.dtype(str(description["dtype"]))
-    except (KeyError, TypeError) as error:
+    except (KeyError, TypeError, ValueError) as error:
         raise WireError(f"invalid array dtype in {description!r}") from error
     if dtype.kind not in ALLOWED_KINDS or dtype.fields is not None:
         raise WireError(f"arrays of dtype {dtype} are not accepted")
@@ -98,12 +99,14 @@ def _decode_description(description: Any, max_bytes: int) -> tuple[np.dtype, tup
     size = 1
     for n in shape:
         size *= n
-    if size * dtype.itemsize > max_bytes:
-        raise WireError(
-            f"array of shape {tuple(shape)} and dtype {dtype} exceeds the limit "
-            f"of {max_bytes} bytes"
-        )
-    return dtype, tuple(shape)
+    if size == 0:
+        # An empty array passes the byte limit whatever its other dimensions,
+        # so check that numpy can represent the shape at all.
+        try:
+            np.empty(shape, dtype=dtype)
+        except (ValueError, OverflowError) as error:
+            raise WireError(f"invalid array shape {shape!r}: {error}") from error
+    return dtype, tuple(shape), size * dtype.itemsize
 
 
 def read_message(
@@ -121,10 +124,15 @@ def read_message(
             f"message header of {length} bytes exceeds the limit of "
             f"{max_header_bytes} bytes"
         )
+    body = _read_exact(stream, length)
     try:
-        header = json.loads(_read_exact(stream, length).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        header = json.loads(body.decode("utf-8"))
+    except ValueError as error:
+        # ValueError covers UnicodeDecodeError, json.JSONDecodeError and integers
+        # longer than Python's int-to-string digit limit.
         raise WireError(f"message header is not valid JSON: {error}") from error
+    except RecursionError as error:
+        raise WireError("message header is nested too deeply") from error
     if not isinstance(header, dict):
         raise WireError("message header must be a JSON object")
 
@@ -132,12 +140,22 @@ def read_message(
     if not isinstance(descriptions, list):
         raise WireError("message header field 'arrays' must be a list")
 
-    arrays = []
-    budget = max_array_bytes
+    # Check every description against the total limit before reading any payload.
+    layouts = []
+    total = 0
     for description in descriptions:
-        dtype, shape = _decode_description(description, budget)
-        nbytes = dtype.itemsize * int(np.prod(shape, dtype=np.int64))
-        budget -= nbytes
+        dtype, shape, nbytes = _decode_description(description)
+        total += nbytes
+        if total > max_array_bytes:
+            raise WireError(
+                f"arrays in the message total at least {total} bytes, which exceeds "
+                f"the limit of {max_array_bytes} bytes (at the array of shape "
+                f"{shape} and dtype {dtype})"
+            )
+        layouts.append((dtype, shape, nbytes))
+
+    arrays = []
+    for dtype, shape, nbytes in layouts:
         data = _read_exact(stream, nbytes)
         arrays.append(np.frombuffer(data, dtype=dtype).reshape(shape).copy())
     return header, arrays
