@@ -293,7 +293,9 @@ def check_float32(
         if y.dtype != np.float32:
             fail(
                 f"{where} returned dtype {y.dtype}; the output must keep the input's "
-                "dtype. Avoid float64 constants or astype(float) on float32 data."
+                "dtype. Look for float64 numpy values mixed into the computation, "
+                "such as np.sqrt(2 / np.pi) or np.float64(...), and for astype(float); "
+                "plain Python floats keep float32."
             )
         expect_close(spec, where, spec.forward(x), y, x, derivative=False)
 
