@@ -54,20 +54,27 @@ def mismatch_report(
         error = np.abs(received - expected)
         relative = error / np.abs(expected)
     error = np.where(np.isnan(error), np.inf, error)
-    # Equal infinities subtract to nan; they match.
-    both_equal = received == expected
+    # Equal infinities subtract to nan, and nan is expected only where the
+    # reference itself is nan; both count as matches.
+    both_equal = (received == expected) | (np.isnan(received) & np.isnan(expected))
     error = np.where(both_equal, 0.0, error)
     relative = np.where(
         both_equal, 0.0, np.nan_to_num(relative, nan=np.inf, posinf=np.inf)
     )
 
-    bad = error > atol + rtol * np.abs(expected)
+    # An infinite expected value has an infinite tolerance, so only an equal
+    # value matches it.
+    bad = (error > atol + rtol * np.abs(expected)) | (
+        ~np.isfinite(expected) & ~both_equal
+    )
     count = int(np.count_nonzero(bad))
     if count == 0:
         return None
 
     # Report the element with the largest error relative to its own tolerance.
-    excess = np.where(bad, error / (atol + rtol * np.abs(expected)), -1.0)
+    with np.errstate(all="ignore"):
+        excess = np.where(bad, error / (atol + rtol * np.abs(expected)), -1.0)
+    excess = np.where(bad & np.isnan(excess), np.inf, excess)
     worst = np.unravel_index(int(np.argmax(excess)), expected.shape)
     index = tuple(int(i) for i in worst)
 

@@ -18,8 +18,8 @@ GELU_CUBIC = 0.044715
 
 def relu(x: np.ndarray) -> np.ndarray:
     """max(0, x)."""
-    x = np.asarray(x, dtype=np.float64)
-    return np.where(x > 0, x, 0.0)
+    # np.maximum propagates nan, as torch.relu does.
+    return np.maximum(np.asarray(x, dtype=np.float64), 0.0)
 
 
 def relu_derivative(x: np.ndarray) -> np.ndarray:

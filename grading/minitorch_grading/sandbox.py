@@ -206,7 +206,11 @@ class Worker:
         return f"the worker process exited with status {code}"
 
     def close(self) -> None:
-        """Kill the worker's whole process group and remove its scratch directory."""
+        """Kill the worker's whole process group and remove its scratch directory.
+
+        NOTE: a process that submission code moves into a session of its own
+        (``os.setsid``) leaves the group, so it survives this.
+        """
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except ProcessLookupError:

@@ -25,13 +25,17 @@ def solution_lines() -> set[str]:
     inside: set[str] = set()
     outside = []
     for cell in source.cells:
+        # Prose wraps into short fragments such as "away from kinks." that the
+        # check descriptions may share, so only long prose lines count.
+        shortest = 12 if cell.cell_type == "code" else 30
         for region in SOLUTION.findall(cell.source):
-            inside.update(line.strip() for line in region.splitlines())
+            lines = (line.strip() for line in region.splitlines())
+            inside.update(line for line in lines if len(line) >= shortest)
         outside.append(SOLUTION.sub("", cell.source))
     # Lines the instructions quote on purpose, such as super().__init__(), are
     # not solution text.
     given = "\n".join(outside)
-    return {line for line in inside if len(line) >= 12 and line not in given}
+    return {line for line in inside if line not in given}
 
 
 def hidden_check_lines() -> set[str]:

@@ -165,21 +165,7 @@ def test_reference_extremes_match_torch(case: Case) -> None:
     np.testing.assert_allclose(derivative, expected_gradient, rtol=RTOL, atol=ATOL)
 
 
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(
-            CASES_BY_NAME["relu"],
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="reference.relu maps nan to 0 (np.where(x > 0, x, 0.0)), "
-                "but torch.relu returns nan",
-            ),
-        ),
-        *[case for case in CASES if case.name != "relu"],
-    ],
-    ids=lambda case: case.name,
-)
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
 def test_reference_nan_propagates_like_torch(case: Case) -> None:
     x = np.array([np.nan, 1.0])
     expected, _ = torch_value_and_gradient(case, x, np.ones(2))
