@@ -24,11 +24,12 @@ demo: $(VENV)/.installed
 	$(RUN) $(BIN)/python -m minitorch_grading.demo
 
 test: $(VENV)/.installed-test
+	$(BIN)/ruff check .
 	$(RUN) $(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-test
-	$(BIN)/python -m pip install --quiet ruff
-	$(BIN)/ruff check framework grading tests examples
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # Regenerate release/ from source/ and the bundled submissions from both.
 release: $(VENV)/.installed

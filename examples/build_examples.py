@@ -104,7 +104,8 @@ EXAMPLES = [
             (
                 "relu_solution",
                 "        self.x = x\n",
-                "        self.x = x\n        print('ReLU.forward', x.shape, file=sys.stderr)\n",
+                "        self.x = x\n        print('ReLU.forward', x.shape, "
+                "file=sys.stderr)\n",
             ),
         ),
         extra_cells=(
@@ -131,7 +132,11 @@ EXAMPLES = [
                 "        return np.where(x >= 0, 1 / (1 + z), z / (1 + z))\n",
                 "        return 1 / (1 + np.exp(-x))\n",
             ),
-            ("sigmoid_solution", SIGMOID_OF_X, "        s = 1 / (1 + np.exp(-self.x))\n"),
+            (
+                "sigmoid_solution",
+                SIGMOID_OF_X,
+                "        s = 1 / (1 + np.exp(-self.x))\n",
+            ),
         ),
     ),
     Example(
@@ -198,7 +203,8 @@ EXAMPLES = [
                 "        c = (2 / np.pi) ** 0.5\n"
                 "        t = np.tanh(c * (x + 0.044715 * x**3))\n"
                 "        du = c * (1 + 3 * 0.044715 * x**2)\n"
-                "        return (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du) * grad_output\n",
+                "        return (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du) * "
+                "grad_output\n",
                 "        cdf = 0.5 * (1 + erf(x / 2**0.5))\n"
                 "        pdf = np.exp(-0.5 * x**2) / np.sqrt(2 * np.pi)\n"
                 "        return (cdf + x * pdf) * grad_output\n",
@@ -251,12 +257,14 @@ EXAMPLES = [
         edits=(
             (
                 "activation_base_solution",
-                '        raise NotImplementedError(f"{type(self).__name__} must implement forward")\n',
+                '        raise NotImplementedError(f"{type(self).__name__} must '
+                'implement forward")\n',
                 "        pass\n",
             ),
             (
                 "activation_base_solution",
-                '        raise NotImplementedError(f"{type(self).__name__} must implement backward")\n',
+                '        raise NotImplementedError(f"{type(self).__name__} must '
+                'implement backward")\n',
                 "        pass\n",
             ),
         ),
@@ -332,12 +340,16 @@ def build(example: Example, release_nb, solutions: dict[str, str]):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Build the bundled example submissions.")
+    parser = argparse.ArgumentParser(
+        description="Build the bundled example submissions."
+    )
     parser.add_argument(
         "--output",
         type=Path,
         default=OUTPUT,
-        help=f"folder to write the submissions to (default: {OUTPUT.relative_to(ROOT)})",
+        help=(
+            f"folder to write the submissions to (default: {OUTPUT.relative_to(ROOT)})"
+        ),
     )
     output = parser.parse_args(argv).output
 

@@ -177,9 +177,10 @@ def call_array(
     if isinstance(value, Unsupported):
         fail(f"{where} returned a {value.description}; return a numeric numpy array.")
     if not isinstance(value, np.ndarray):
+        kind = "None" if value is None else type(value).__name__
         fail(
-            f"{where} returned {type(value).__name__ if value is not None else 'None'}; "
-            "return a numpy array of the same shape as the input."
+            f"{where} returned {kind}; return a numpy array of the same shape as "
+            "the input."
         )
     if value.dtype.kind != "f":
         fail(
@@ -259,7 +260,8 @@ def backward(
     g, result = call_array(obj, "backward", where, grad, seconds=seconds)
     if g.shape != x.shape:
         fail(
-            f"{where} returned shape {g.shape}; the gradient must have the input's shape."
+            f"{where} returned shape {g.shape}; the gradient must have the "
+            "input's shape."
         )
     return g, result
 
@@ -379,7 +381,8 @@ def check_finite_differences(
     report = mismatch_report(numeric, analytic, inputs=x, **FINITE_DIFFERENCE_TOLERANCE)
     if report is not None:
         fail(
-            f"{where}: {report} The analytic derivative disagrees with your own forward."
+            f"{where}: {report} The analytic derivative disagrees with your own "
+            "forward."
         )
 
 
@@ -431,7 +434,10 @@ def check_latest_input(
             mismatch_report(spec.derivative(first) * grad, g, **TOLERANCE[np.float64])
             is None
         ):
-            hint = " The result matches the first input instead: store x on every forward call."
+            hint = (
+                " The result matches the first input instead: store x on "
+                "every forward call."
+            )
         fail(
             f"{spec.label}.backward after two forward calls must use the input of the "
             f"latest call: {report}{hint}"
@@ -454,7 +460,8 @@ def check_extreme_inputs(
         if not np.all(np.isfinite(y)):
             bad = int(np.flatnonzero(~np.isfinite(y))[0])
             fail(
-                f"{where} returned {y[bad]} at x = {x[bad]:g}; the output must be finite."
+                f"{where} returned {y[bad]} at x = {x[bad]:g}; the output must be "
+                "finite."
             )
         expect_close(spec, where, spec.forward(x), y, x, derivative=False)
 
@@ -463,7 +470,8 @@ def check_extreme_inputs(
         if not np.all(np.isfinite(g)):
             bad = int(np.flatnonzero(~np.isfinite(g))[0])
             fail(
-                f"{where} returned {g[bad]} at x = {x[bad]:g}; the gradient must be finite."
+                f"{where} returned {g[bad]} at x = {x[bad]:g}; the gradient must "
+                "be finite."
             )
         expect_close(spec, where, spec.derivative(x), g, x, derivative=True)
 
@@ -500,7 +508,7 @@ def check_large_input_speed(
 def check_inherits_activation(
     submission: Submission, spec: ActivationSpec, rng: np.random.Generator
 ) -> None:
-    """the class derives from Activation; after forward it has no parameters or grads."""
+    """the class derives from Activation and, after forward, has no parameters."""
     info = find_class(submission, spec.class_name)
     if "__main__.Activation" not in info.get("mro", []):
         fail(
@@ -563,7 +571,8 @@ ACTIVATIONS = {
                 reference.gelu_erf_derivative,
                 "Your values match the exact GELU, 0.5 x (1 + erf(x / sqrt(2))). This "
                 "assignment asks for the tanh approximation, "
-                "0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))), and its derivative.",
+                "0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))), and its "
+                "derivative.",
             ),
         ),
     ),

@@ -94,7 +94,8 @@ def print_table(
         shown = "?" if want is None else f"{want:g}"
         mistake = expected.get(name, {}).get("mistake", "")
         print(
-            f"{name:<{width}}  {earned:>5g} / {possible:<3g}  {shown:>8}  {mistake}{flag}"
+            f"{name:<{width}}  {earned:>5g} / {possible:<3g}  {shown:>8}  "
+            f"{mistake}{flag}"
         )
     print()
     return mismatches

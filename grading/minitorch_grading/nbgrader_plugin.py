@@ -82,7 +82,9 @@ class GradeWithHiddenChecks(NbGraderPreprocessor):
 
     assignment = Unicode(
         "",
-        help="Name of the hidden-check folder to use; empty means the assignment's name.",
+        help=(
+            "Name of the hidden-check folder to use; empty means the assignment's name."
+        ),
     ).tag(config=True)
     skip_tags = List(
         Unicode(),

@@ -20,7 +20,9 @@ from nbgrader.api import Gradebook
 from tests.conftest import ASSIGNMENT, REPO, make_course, nbgrader_environment
 from tests.course.test_release import hidden_check_lines, solution_lines
 
-EXPECTED = json.loads((REPO / "examples" / "submissions" / "expected_scores.json").read_text())
+EXPECTED = json.loads(
+    (REPO / "examples" / "submissions" / "expected_scores.json").read_text()
+)
 
 pytestmark = pytest.mark.slow
 
@@ -74,7 +76,11 @@ def test_autograde_scores_match_expected(graded):
 
 
 def test_autograde_covers_ten_faulty_submissions():
-    faulty = [name for name, entry in EXPECTED.items() if entry["expected_score"] not in (0, 59)]
+    faulty = [
+        name
+        for name, entry in EXPECTED.items()
+        if entry["expected_score"] not in (0, 59)
+    ]
 
     assert len(faulty) >= 10
 
@@ -82,7 +88,9 @@ def test_autograde_covers_ten_faulty_submissions():
 def test_autograde_written_answer_waits_for_manual_grading(graded):
     course, _ = graded
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        grade = gradebook.find_grade("relu_kink_answer", ASSIGNMENT, ASSIGNMENT, "correct")
+        grade = gradebook.find_grade(
+            "relu_kink_answer", ASSIGNMENT, ASSIGNMENT, "correct"
+        )
 
         assert grade.needs_manual_grade
 
@@ -101,9 +109,10 @@ def test_export_writes_every_student(graded):
 
     assert set(rows) == set(EXPECTED)
     assert float(rows["untouched-release"]["raw_score"]) == 0.0
-    assert float(rows["naive-sigmoid"]["raw_score"]) == EXPECTED["naive-sigmoid"][
-        "expected_score"
-    ]
+    assert (
+        float(rows["naive-sigmoid"]["raw_score"])
+        == EXPECTED["naive-sigmoid"]["expected_score"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -111,15 +120,31 @@ def test_export_writes_every_student(graded):
     [
         ("renamed-class", "gelu", "It defines Gelu: rename it to GELU."),
         ("gelu-exact-erf", "gelu", "Your values match the exact GELU"),
-        ("python-loop", "tanh", "Use whole-array numpy operations instead of a Python loop."),
-        ("backward-uses-first-input", "sigmoid", "The result matches the first input instead"),
+        (
+            "python-loop",
+            "tanh",
+            "Use whole-array numpy operations instead of a Python loop.",
+        ),
+        (
+            "backward-uses-first-input",
+            "sigmoid",
+            "The result matches the first input instead",
+        ),
         ("naive-sigmoid", "sigmoid", "raised a warning: RuntimeWarning: overflow"),
         ("relu-derivative-one-at-zero", "relu", "input x = 0, grad_output = "),
         ("backward-writes-grad-output", "tanh", "Tanh.backward modified grad_output"),
         ("forward-modifies-input", "relu", "ReLU.forward modified its input"),
         ("float32-to-float64", "gelu", "returned dtype float64; the output must keep"),
-        ("leaky-relu-fixed-slope", "leaky_relu", "LeakyReLU(negative_slope=0.2).forward"),
-        ("abstract-forward-returns-none", "activation_base", "Activation.forward returned a"),
+        (
+            "leaky-relu-fixed-slope",
+            "leaky_relu",
+            "LeakyReLU(negative_slope=0.2).forward",
+        ),
+        (
+            "abstract-forward-returns-none",
+            "activation_base",
+            "Activation.forward returned a",
+        ),
         ("undertrained-network", "spiral_training", "at least 90% is required"),
         ("untouched-release", "relu", "code cell 4 raised NotImplementedError"),
     ],
@@ -141,7 +166,9 @@ def test_feedback_written_for_every_student(graded):
     course, _ = graded
 
     for student in EXPECTED:
-        assert (course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").is_file()
+        assert (
+            course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html"
+        ).is_file()
 
 
 def test_feedback_contains_no_hidden_check_code(graded):
@@ -174,7 +201,12 @@ def test_grading_log_contains_no_hidden_check_code(graded):
 
 def test_examples_match_their_builder(tmp_path: Path):
     completed = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "build_examples.py"), "--output", str(tmp_path)],
+        [
+            sys.executable,
+            str(REPO / "examples" / "build_examples.py"),
+            "--output",
+            str(tmp_path),
+        ],
         capture_output=True,
         text=True,
     )

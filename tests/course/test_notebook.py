@@ -46,14 +46,21 @@ def test_notebook_test_cells_worth_their_checks():
 def test_notebook_written_answer_graded_by_hand():
     cells = grade_cells()
 
-    assert cells["relu_kink_answer"] == {"points": 2.0, "type": "markdown", "solution": True}
+    assert cells["relu_kink_answer"] == {
+        "points": 2.0,
+        "type": "markdown",
+        "solution": True,
+    }
 
 
 def test_notebook_solution_passes_visible_tests_in_kernel(tmp_path: Path):
     nb = nbformat.read(SOURCE, as_version=4)
     os.environ.setdefault("MPLBACKEND", "Agg")
     client = NotebookClient(
-        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+        nb,
+        timeout=120,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
     )
 
     client.execute()
@@ -80,6 +87,10 @@ def test_notebook_solution_passes_visible_tests_in_kernel(tmp_path: Path):
 @pytest.mark.parametrize("tag_cell", ["relu_plot", "spiral_plot"])
 def test_notebook_plot_cells_skipped_when_grading(tag_cell: str):
     nb = nbformat.read(SOURCE, as_version=4)
-    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == tag_cell)
+    cell = next(
+        c
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("grade_id") == tag_cell
+    )
 
     assert "plot" in cell.metadata.get("tags", [])

@@ -49,7 +49,7 @@ def hidden_check_lines() -> set[str]:
     for path in files:
         for line in path.read_text().splitlines():
             line = line.strip()
-            if len(line) >= 25 and not line.startswith(("#", '"', "'", "f\"")):
+            if len(line) >= 25 and not line.startswith(("#", '"', "'", 'f"')):
                 lines.add(line)
     return lines
 
@@ -62,7 +62,9 @@ def test_release_matches_fresh_generate_assignment(tmp_path: Path):
     course = tmp_path / "course"
     course.mkdir()
     subprocess.run(["cp", "-r", str(REPO / "source"), str(course)], check=True)
-    (course / "nbgrader_config.py").write_text((REPO / "nbgrader_config.py").read_text())
+    (course / "nbgrader_config.py").write_text(
+        (REPO / "nbgrader_config.py").read_text()
+    )
 
     completed = subprocess.run(
         [sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT],
@@ -123,7 +125,8 @@ def test_release_stub_marks_each_task():
     stubs = [
         cell.source
         for cell in release.cells
-        if cell.metadata.get("nbgrader", {}).get("solution") and cell.cell_type == "code"
+        if cell.metadata.get("nbgrader", {}).get("solution")
+        and cell.cell_type == "code"
     ]
 
     assert len(stubs) == 7

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from minitorch import MSELoss, SoftmaxCrossEntropyLoss
 
 shapes = st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple)

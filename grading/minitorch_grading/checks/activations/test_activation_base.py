@@ -53,7 +53,8 @@ def test_activation_methods_abstract(submission):
             )
         else:
             contract.fail(
-                f"Activation.{method} returned a value; it is abstract, so it must raise "
+                f"Activation.{method} returned a value; it is abstract, so it "
+                "must raise "
                 "NotImplementedError (or be marked with @abstractmethod)."
             )
 
@@ -61,7 +62,9 @@ def test_activation_methods_abstract(submission):
 @pytest.mark.check(
     grade_id="activation_base",
     points=1,
-    description="Activation: __init__ sets self.x = None; parameters() and grads() return []",
+    description=(
+        "Activation: __init__ sets self.x = None; parameters() and grads() return []"
+    ),
 )
 def test_activation_init_and_parameters(submission):
     contract.find_class(submission, "Activation")
@@ -69,7 +72,8 @@ def test_activation_init_and_parameters(submission):
         probe = submission.probe_subclass("Activation")
     except StudentError as error:
         contract.fail(
-            f"Creating a subclass of Activation that defines forward and backward raised "
+            "Creating a subclass of Activation that defines forward and backward "
+            "raised "
             f"{error.type_name}: {error.message}"
         )
     try:

@@ -9,7 +9,9 @@ from minitorch_grading import contract, reference
 @pytest.mark.check(
     grade_id="sigmoid",
     points=1,
-    description="Sigmoid: no overflow warning at x = ±1000 (float64) and ±100 (float32)",
+    description=(
+        "Sigmoid: no overflow warning at x = ±1000 (float64) and ±100 (float32)"
+    ),
 )
 def test_sigmoid_no_overflow_warning(submission):
     spec = contract.ACTIVATIONS["Sigmoid"]
@@ -23,7 +25,8 @@ def test_sigmoid_no_overflow_warning(submission):
             if result.warnings:
                 contract.fail(
                     f"{where} raised a warning: {result.warnings[0]}. Compute exp only "
-                    "of non-positive numbers, for example exp(-|x|), so it cannot overflow."
+                    "of non-positive numbers, for example exp(-|x|), so it "
+                    "cannot overflow."
                 )
 
 

@@ -34,7 +34,8 @@ def trained(submission, seed):
         return str(contract.student_error("train_spiral_classifier(X, y)", error))
     except WorkerTimeout:
         return (
-            f"train_spiral_classifier(X, y) did not finish within {TRAINING_SECONDS:g} s "
+            "train_spiral_classifier(X, y) did not finish within "
+            f"{TRAINING_SECONDS:g} s "
             "on 300 points; use fewer epochs or a smaller hidden layer."
         )
     value = result.value
@@ -55,7 +56,9 @@ def _require(trained):
 @pytest.mark.check(
     grade_id="spiral_training",
     points=3,
-    description=f"Spiral network: at least {REQUIRED_ACCURACY:.0%} accuracy on held-out points",
+    description=(
+        f"Spiral network: at least {REQUIRED_ACCURACY:.0%} accuracy on held-out points"
+    ),
 )
 def test_spiral_accuracy(submission, trained, seed):
     model, _ = _require(trained)
@@ -104,13 +107,15 @@ def test_spiral_losses(trained):
             item = float(item.reshape(()))
         if not isinstance(item, (int, float)) or isinstance(item, bool):
             contract.fail(
-                f"The loss history contains a {type(item).__name__}; it must hold numbers."
+                f"The loss history contains a {type(item).__name__}; it must hold "
+                "numbers."
             )
         values.append(float(item))
     if not all(math.isfinite(v) for v in values):
         contract.fail("The loss history contains nan or inf: lower the learning rate.")
     if not values[-1] < 0.5 * values[0]:
         contract.fail(
-            f"The loss went from {values[0]:.4g} to {values[-1]:.4g}; training should at "
+            f"The loss went from {values[0]:.4g} to {values[-1]:.4g}; training "
+            "should at "
             "least halve it."
         )
