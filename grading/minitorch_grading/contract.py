@@ -32,9 +32,10 @@ MODULE_BASE = "minitorch.module.Module"
 # Shapes from 0-d to 4-d; every forward and backward check runs on all of them.
 SHAPES = [(), (7,), (3, 4), (2, 3, 4), (2, 2, 3, 3)]
 
-# float64 results may differ from the reference only by rounding; float32
-# results by a few units in the last place of float32, where cancellation in
-# terms such as 1 + tanh(u) near -1 costs absolute, not relative, accuracy.
+# float64 results may differ from the reference only by rounding. float32
+# results may differ by a few units in the last place of float32, and by more
+# in absolute terms where cancellation, as in 1 + tanh(u) near u = -inf, loses
+# relative accuracy.
 TOLERANCE = {
     np.float64: {"rtol": 1e-7, "atol": 1e-12},
     np.float32: {"rtol": 2e-5, "atol": 1e-5},
@@ -64,7 +65,7 @@ class Alternative:
 
 @dataclass(frozen=True)
 class ActivationSpec:
-    """What the grader knows about one activation class it checks."""
+    """Reference functions, constructor arguments and kinks of one checked class."""
 
     class_name: str
     forward: Callable[[np.ndarray], np.ndarray]
@@ -119,7 +120,7 @@ def input_away_from_kinks(
 
 
 def student_error(where: str, error: StudentError) -> CheckFailed:
-    """A failure saying that submission code at ``where`` raised ``error``."""
+    """Build the failure for submission code at ``where`` that raised ``error``."""
     text = f"{where} raised {error.type_name}"
     if error.message:
         text += f": {error.message}"
@@ -196,7 +197,7 @@ def _hint(
     derivative: bool,
     grad_output: np.ndarray | None,
 ) -> str:
-    """The hint of the first known wrong formula that ``received`` matches."""
+    """Return the hint of the first known wrong formula that ``received`` matches."""
     tolerance = TOLERANCE.get(x.dtype.type, TOLERANCE[np.float32])
     for alternative in spec.alternatives:
         if derivative:

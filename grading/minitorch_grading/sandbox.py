@@ -58,7 +58,7 @@ class Limits:
 
 
 class WorkerFailure(Exception):
-    """The worker could not answer: it crashed, timed out or broke the protocol."""
+    """The worker could not respond: it crashed, timed out or broke the protocol."""
 
 
 class WorkerTimeout(WorkerFailure):
@@ -66,7 +66,7 @@ class WorkerTimeout(WorkerFailure):
 
 
 class WorkerCrashed(WorkerFailure):
-    """The worker process ended while the grader waited for an answer."""
+    """The worker process ended while the grader waited for its response."""
 
 
 class WorkerProtocolError(WorkerFailure):
@@ -92,7 +92,7 @@ class Unsupported:
 
 @dataclass
 class CallResult:
-    """What one call into submission code returned and did to its arguments."""
+    """Return value, arguments afterwards and warnings of one call into submission code."""
 
     value: Any
     args_after: list[Any]
@@ -238,7 +238,7 @@ class _DeadlineReader:
         while not buffer:
             remaining = self.deadline - time.monotonic()
             if remaining <= 0:
-                raise WorkerTimeout("timed out while waiting for an answer")
+                raise WorkerTimeout("timed out waiting for the worker's response")
             readable, _, _ = select.select([self.fd], [], [], remaining)
             if not readable:
                 continue
@@ -255,8 +255,8 @@ class _DeadlineReader:
 class Submission:
     """A submission's code, run in a worker that is restarted after a failure.
 
-    Every call that crashes or times out kills the worker; the next call starts
-    a new one and runs the notebook's cells again, until ``limits.max_restarts``
+    A call that crashes or times out kills the worker. The next call starts a
+    new one and runs the notebook's cells again, until ``limits.max_restarts``
     or ``limits.submission_seconds`` run out.
     """
 

@@ -1,7 +1,7 @@
 """End to end: release, collect, `nbgrader autograde`, feedback and export.
 
-One course directory is graded once for the whole module (about three
-minutes on two cores); the tests then read its gradebook, notebooks, feedback
+One course directory is graded once for the whole module, which takes a few
+minutes on two cores. The tests then read its gradebook, notebooks, feedback
 and exports.
 """
 

@@ -1,4 +1,4 @@
-"""Worker process that runs one submission's code and answers the grader.
+"""Worker process that runs one submission's code and serves the grader's requests.
 
 Started by ``minitorch_grading.sandbox`` as ``python -I main.py``. It imports only
 the standard library, numpy and ``wire.py`` next to it, never the grader's
