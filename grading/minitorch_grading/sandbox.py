@@ -92,7 +92,7 @@ class Unsupported:
 
 @dataclass
 class CallResult:
-    """Return value, arguments afterwards and warnings of one call into submission code."""
+    """Return value, arguments afterwards and warnings of one call to student code."""
 
     value: Any
     args_after: list[Any]
