@@ -325,7 +325,7 @@ def test_submission_timeout_raises_within_call_limit() -> None:
     with make_submission(limits=limits) as submission:
         submission.start()
         started = time.monotonic()
-        with pytest.raises(WorkerTimeout, match="timed out while waiting"):
+        with pytest.raises(WorkerTimeout, match="timed out waiting"):
             submission.call_function("spin")
         elapsed = time.monotonic() - started
 
