@@ -32,7 +32,7 @@ c.Autograde.autograde_preprocessors = [
 ]
 
 # Limits for one submission's worker process.
-c.GradeWithHiddenChecks.call_timeout = 10.0  # seconds per call into student code
-c.GradeWithHiddenChecks.load_timeout = 60.0  # seconds to run the notebook's cells
+c.GradeWithHiddenChecks.call_timeout = 5.0  # seconds per call into student code
+c.GradeWithHiddenChecks.cell_timeout = 30.0  # seconds per notebook code cell
 c.GradeWithHiddenChecks.submission_timeout = 300.0  # seconds for the whole submission
 c.GradeWithHiddenChecks.memory_limit = 4 << 30  # bytes of address space

@@ -70,13 +70,15 @@ SIGMOID_OF_X = (
 
 @dataclass(frozen=True)
 class Example:
-    """One bundled submission: a list of (cell grade_id, old text, new text)."""
+    """One bundled submission: edits given as (cell grade_id, old text, new
+    text), plus code cells inserted after the imports or appended at the end."""
 
     name: str
     mistake: str
     expected_score: float
     edits: tuple[tuple[str, str, str], ...] = ()
     extra_cells: tuple[str, ...] = field(default=())
+    final_cells: tuple[str, ...] = field(default=())
     untouched_release: bool = False
 
 
@@ -279,6 +281,80 @@ EXAMPLES = [
         ),
     ),
     Example(
+        "hanging-class-body",
+        "an endless loop in the body of class Tanh, so that cell never finishes",
+        FULL - 14,
+        edits=(
+            (
+                "tanh_solution",
+                '    """Tanh(x), the hyperbolic tangent."""\n',
+                '    """Tanh(x), the hyperbolic tangent."""\n\n'
+                "    while True:\n        pass\n",
+            ),
+        ),
+    ),
+    Example(
+        "exit-in-last-cell",
+        "a last cell that calls os._exit(0), ending the process that runs it",
+        FULL,
+        extra_cells=(),
+        final_cells=("import os\n\nos._exit(0)\n",),
+    ),
+    Example(
+        "cell-magic-and-array-losses",
+        "%%time on the training cell and the losses returned as a float32 array",
+        FULL,
+        edits=(
+            ("spiral_training_solution", "# Task 7", "%%time\n# Task 7"),
+            (
+                "spiral_training_solution",
+                "    return model, losses\n",
+                "    return model, np.array(losses, dtype=np.float32)\n",
+            ),
+        ),
+    ),
+    Example(
+        "plt-in-training",
+        "train_spiral_classifier calls plt, which only a skipped plotting cell imports",
+        FULL - 4,
+        edits=(
+            (
+                "spiral_training_solution",
+                "    return model, losses\n",
+                "    plt.plot(losses)\n    plt.close()\n    return model, losses\n",
+            ),
+        ),
+    ),
+    Example(
+        "parameters-empty-array",
+        "Activation.parameters() and grads() return np.array([]) instead of []",
+        FULL - 1,
+        edits=(
+            (
+                "activation_base_solution",
+                "    def parameters(self):\n        return []\n",
+                "    def parameters(self):\n        return np.array([])\n",
+            ),
+            (
+                "activation_base_solution",
+                "    def grads(self):\n        return []\n",
+                "    def grads(self):\n        return np.array([])\n",
+            ),
+        ),
+    ),
+    Example(
+        "backward-without-grad-output",
+        "Sigmoid.backward returns the local derivative without grad_output",
+        FULL - 4,
+        edits=(
+            (
+                "sigmoid_solution",
+                "        return s * (1 - s) * grad_output\n",
+                "        return s * (1 - s)\n",
+            ),
+        ),
+    ),
+    Example(
         "undertrained-network",
         "the spiral network trains for 5 epochs and stays near chance",
         FULL - 4,
@@ -332,6 +408,9 @@ def build(example: Example, release_nb, solutions: dict[str, str]):
         # A fixed id keeps rebuilt notebooks byte-identical.
         cell = nbformat.v4.new_code_cell(text, id=f"extra-{number}")
         nb.cells.insert(position + number, cell)
+
+    for number, text in enumerate(example.final_cells):
+        nb.cells.append(nbformat.v4.new_code_cell(text, id=f"final-{number}"))
 
     missing = {(target, old) for target, old, _ in example.edits} - edited
     if missing:

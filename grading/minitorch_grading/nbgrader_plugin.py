@@ -11,6 +11,7 @@ and an ``execute_result`` holding the points earned, which nbgrader's
 
 from __future__ import annotations
 
+import ast
 import hashlib
 from typing import Any
 
@@ -77,6 +78,37 @@ def submission_code(nb: NotebookNode, skip_tags: set[str]) -> list[tuple[int, st
     return cells
 
 
+def skipped_names(nb: NotebookNode, skip_tags: set[str]) -> frozenset[str]:
+    """Names that the skipped cells define at top level (imports, defs, assignments).
+
+    Submission code that uses one of them works in Jupyter but not when graded,
+    so the grader's NameError message points at the skipped cell.
+    """
+    transformer = TransformerManager()
+    names: set[str] = set()
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        if not skip_tags & set(cell.get("metadata", {}).get("tags", [])):
+            continue
+        try:
+            tree = ast.parse(transformer.transform_cell(cell.source))
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names.update(
+                    (alias.asname or alias.name).split(".")[0] for alias in node.names
+                )
+            elif isinstance(
+                node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+            ):
+                names.add(node.name)
+            elif isinstance(node, ast.Assign):
+                names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return frozenset(names)
+
+
 class GradeWithHiddenChecks(NbGraderPreprocessor):
     """Grade test cells with the hidden checks run against an isolated worker."""
 
@@ -92,10 +124,10 @@ class GradeWithHiddenChecks(NbGraderPreprocessor):
         help="Cells carrying any of these tags are not run when grading.",
     ).tag(config=True)
     call_timeout = Float(
-        10.0, help="Seconds one call into submission code may take."
+        5.0, help="Seconds one call into submission code may take."
     ).tag(config=True)
-    load_timeout = Float(
-        60.0, help="Seconds the notebook's own cells may take to run."
+    cell_timeout = Float(
+        30.0, help="Seconds one of the notebook's own code cells may take to run."
     ).tag(config=True)
     submission_timeout = Float(
         300.0, help="Seconds all work on one submission may take, restarts included."
@@ -107,7 +139,7 @@ class GradeWithHiddenChecks(NbGraderPreprocessor):
     def _limits(self) -> Limits:
         return Limits(
             call_seconds=self.call_timeout,
-            load_seconds=self.load_timeout,
+            cell_seconds=self.cell_timeout,
             submission_seconds=self.submission_timeout,
             memory_bytes=self.memory_limit,
         )
@@ -124,8 +156,10 @@ class GradeWithHiddenChecks(NbGraderPreprocessor):
         results, submission = grade_cells(
             assignment,
             submission_code(nb, set(self.skip_tags)),
+            skipped=skipped_names(nb, set(self.skip_tags)),
             limits=self._limits(),
             seed=seed,
+            label=student,
         )
 
         for index, error in submission.cell_errors.items():
@@ -137,7 +171,12 @@ class GradeWithHiddenChecks(NbGraderPreprocessor):
                     traceback=error.traceback.splitlines(),
                 )
             ]
-            self.log.info("%s: code cell %d raised %s", student, index, error.type_name)
+            self.log.info(
+                "%s: %s raised %s",
+                student,
+                submission.describe_cell(index),
+                error.type_name,
+            )
 
         for cell in nb.cells:
             if not is_test_cell(cell):

@@ -86,9 +86,9 @@ def _message_for(error: BaseException) -> str:
             text += f": {error.message}"
         return text
     if isinstance(error, WorkerTimeout):
-        return f"Your code did not finish in time ({error})."
+        return f"Your code {error}."
     if isinstance(error, WorkerCrashed):
-        return f"Your code stopped the Python process that ran it ({error})."
+        return f"Your code stopped Python: {error}."
     if isinstance(error, WorkerProtocolError):
         return f"Your code returned data the grader cannot read ({error})."
     if isinstance(error, WorkerFailure):
@@ -200,6 +200,8 @@ def _pytest_args(directory: Path) -> list[str]:
         "-p", "no:cacheprovider",
         "-p", "no:terminal",
         "-p", "no:warnings",
+        # Grader faults are logged; pytest must not capture those records.
+        "-p", "no:logging",
         "--import-mode=importlib",
         "--rootdir", str(directory),
         "-c", os.devnull,
@@ -257,18 +259,22 @@ def grade_cells(
     *,
     limits: Limits | None = None,
     seed: int = 0,
+    label: str = "submission",
+    skipped: frozenset[str] = frozenset(),
 ) -> tuple[dict[str, CellResult], Submission]:
     """Run ``cells`` in a worker and grade them; return results by grade_id.
 
     The worker is stopped before this returns. The returned submission still
-    reports the errors its cells raised when they ran.
+    reports the errors its cells raised when they ran. ``label`` names the
+    submission in log messages, for example by its student id. ``skipped``
+    lists names defined only in cells that were left out, for hints.
     """
-    submission = Submission(cells, limits or Limits())
+    submission = Submission(cells, limits or Limits(), skipped_names=skipped)
     try:
         try:
             submission.start()
         except WorkerFailure as error:
-            log.warning("submission code failed to load: %s", error)
+            log.warning("%s: the notebook's code could not be run: %s", label, error)
         results = run_checks(assignment, submission, seed=seed)
     finally:
         submission.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import resource
 import select
 import shutil
@@ -25,11 +26,15 @@ from typing import Any
 
 import numpy as np
 
+import minitorch
+from minitorch_grading import landlock
+from minitorch_grading.isolation import Isolation, detect
 from minitorch_grading.worker import wire
 
 log = logging.getLogger(__name__)
 
 WORKER_SCRIPT = Path(__file__).parent / "worker" / "main.py"
+FRAMEWORK_PATH = Path(minitorch.__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,7 @@ class Limits:
 
     Attributes:
         call_seconds: wall-clock limit for one call into submission code.
-        load_seconds: wall-clock limit for running the notebook's cells.
+        cell_seconds: wall-clock limit for running one of the notebook's cells.
         submission_seconds: wall-clock budget for all work on one submission,
             worker restarts included.
         memory_bytes: address-space limit of the worker process.
@@ -46,15 +51,21 @@ class Limits:
         max_header_bytes: largest JSON header accepted in one response.
         max_restarts: how many times a crashed or timed-out worker is restarted
             before every remaining check fails at once.
+        max_processes: process limit of the worker's uid, applied only when the
+            worker runs as a uid of its own.
+        isolate: whether to wall the worker off with Landlock, namespaces and
+            an unprivileged uid where available (see ``isolation.py``).
     """
 
-    call_seconds: float = 10.0
-    load_seconds: float = 60.0
+    call_seconds: float = 5.0
+    cell_seconds: float = 30.0
     submission_seconds: float = 300.0
     memory_bytes: int = 4 << 30
     max_array_bytes: int = 64 << 20
     max_header_bytes: int = 4 << 20
-    max_restarts: int = 5
+    max_restarts: int = 50
+    max_processes: int = 64
+    isolate: bool = True
 
 
 class WorkerFailure(Exception):
@@ -100,11 +111,24 @@ class CallResult:
     seconds: float
 
 
-def _limit_resources(memory_bytes: int, cpu_seconds: int) -> None:
-    # Runs in the child between fork and exec.
-    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+def _prepare_child(
+    limits: Limits,
+    cpu_seconds: int,
+    isolation: Isolation,
+    read_paths: list[str],
+    scratch: str,
+) -> None:
+    """Limit the worker's resources and access; runs between fork and exec."""
+    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if isolation.uid is not None:
+        # Counts every process of the worker's uid, so only when it has its own.
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes,) * 2)
+    if isolation.landlock_abi:
+        landlock.restrict_self(
+            read_paths, [scratch, os.devnull], abi=isolation.landlock_abi
+        )
 
 
 def _worker_environment(scratch: str) -> dict[str, str]:
@@ -131,15 +155,27 @@ class Worker:
         self.limits = limits
         self.scratch = tempfile.mkdtemp(prefix="minitorch-worker-")
         cpu_seconds = int(limits.submission_seconds) + 1
+        isolation = detect() if limits.isolate else Isolation((), 0, None, ())
+        if isolation.uid is not None:
+            os.chown(self.scratch, isolation.uid, isolation.uid)
+        read_paths = isolation.read_paths()
         self.process = subprocess.Popen(
-            [sys.executable, "-I", str(WORKER_SCRIPT)],
+            [
+                *isolation.wrapper,
+                sys.executable,
+                "-I",
+                str(WORKER_SCRIPT),
+                str(FRAMEWORK_PATH),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             cwd=self.scratch,
             env=_worker_environment(self.scratch),
             start_new_session=True,
-            preexec_fn=lambda: _limit_resources(limits.memory_bytes, cpu_seconds),
+            preexec_fn=lambda: _prepare_child(
+                limits, cpu_seconds, isolation, read_paths, self.scratch
+            ),
         )
         self._buffer = bytearray()
         log.debug("started worker pid %d in %s", self.process.pid, self.scratch)
@@ -152,7 +188,7 @@ class Worker:
         while view:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise WorkerTimeout("timed out while sending a request")
+                raise WorkerTimeout("did not accept its input in time")
             _, writable, _ = select.select([], [fd], [], remaining)
             if not writable:
                 continue
@@ -162,8 +198,8 @@ class Worker:
                 raise WorkerCrashed(self._exit_description()) from error
             view = view[written:]
 
-    def _reader(self, deadline: float) -> _DeadlineReader:
-        return _DeadlineReader(self, deadline)
+    def _reader(self, deadline: float, seconds: float) -> _DeadlineReader:
+        return _DeadlineReader(self, deadline, seconds)
 
     def request(
         self, header: dict[str, Any], arrays: list[np.ndarray], seconds: float
@@ -186,7 +222,7 @@ class Worker:
         self._write(b"".join(sink.parts), deadline)
         try:
             return wire.read_message(
-                self._reader(deadline),
+                self._reader(deadline, seconds),
                 max_header_bytes=self.limits.max_header_bytes,
                 max_array_bytes=self.limits.max_array_bytes,
             )
@@ -199,11 +235,11 @@ class Worker:
         try:
             code = self.process.wait(timeout=1)
         except subprocess.TimeoutExpired:
-            return "the worker closed its output"
+            return "the process running your code closed its output"
         if code < 0:
             name = signal.Signals(-code).name
-            return f"the worker process was killed by {name}"
-        return f"the worker process exited with status {code}"
+            return f"the process running your code was killed by {name}"
+        return f"the process running your code exited with status {code}"
 
     def close(self) -> None:
         """Kill the worker's whole process group and remove its scratch directory.
@@ -228,9 +264,10 @@ class Worker:
 class _DeadlineReader:
     """File-like ``read`` on the worker's output that honours a deadline."""
 
-    def __init__(self, worker: Worker, deadline: float) -> None:
+    def __init__(self, worker: Worker, deadline: float, seconds: float) -> None:
         self.worker = worker
         self.deadline = deadline
+        self.seconds = seconds
         self.fd = worker.process.stdout.fileno()
 
     def read(self, size: int) -> bytes:
@@ -238,7 +275,7 @@ class _DeadlineReader:
         while not buffer:
             remaining = self.deadline - time.monotonic()
             if remaining <= 0:
-                raise WorkerTimeout("timed out waiting for the worker's response")
+                raise WorkerTimeout(f"did not finish within {self.seconds:g} s")
             readable, _, _ = select.select([self.fd], [], [], remaining)
             if not readable:
                 continue
@@ -262,6 +299,7 @@ class Submission:
 
     cells: list[tuple[int, str]]
     limits: Limits = field(default_factory=Limits)
+    skipped_names: frozenset[str] = frozenset()
 
     def __repr__(self) -> str:
         return f"Submission({len(self.cells)} code cells, {self.limits})"
@@ -272,7 +310,7 @@ class Submission:
         self._starts = 0
         self._generation = 0
         self.cell_errors: dict[int, StudentError] = {}
-        self.load_failure: WorkerFailure | None = None
+        self.fatal_cells: set[int] = set()
 
     # Worker lifecycle -----------------------------------------------------
 
@@ -284,7 +322,8 @@ class Submission:
             return self._worker
         if self._starts > self.limits.max_restarts:
             raise WorkerCrashed(
-                f"the worker failed {self._starts} times; no further checks run"
+                f"your code stopped or hung Python {self._starts} times, so the "
+                "remaining checks were not run"
             )
         if self._remaining() <= 0:
             raise WorkerTimeout(
@@ -295,25 +334,64 @@ class Submission:
         self._starts += 1
         worker = Worker(self.limits)
         self._worker = worker
-        header = {
-            "op": "load",
-            "cells": [{"index": i, "source": s} for i, s in self.cells],
+        self.cell_errors = {
+            index: error
+            for index, error in self.cell_errors.items()
+            if index in self.fatal_cells
         }
-        try:
-            response, _ = self._exchange(header, [], self.limits.load_seconds)
-        except WorkerFailure as error:
-            self.load_failure = error
-            raise
-        self.cell_errors = {}
-        for cell in response.get("cells", []):
-            if cell.get("error"):
-                error = cell["error"]
-                self.cell_errors[int(cell["index"])] = StudentError(
-                    str(error.get("type")),
-                    str(error.get("message")),
-                    str(error.get("traceback")),
+        # One request per cell: a cell that hangs or ends the process is
+        # recorded and left out of every later start, so it costs only what
+        # depends on it.
+        for index, source in self.cells:
+            if index in self.fatal_cells:
+                continue
+            header = {"op": "load", "cells": [{"index": index, "source": source}]}
+            try:
+                response, _ = self._exchange(header, [], self.limits.cell_seconds)
+            except WorkerTimeout:
+                self._mark_fatal(
+                    index,
+                    "TimeoutError",
+                    f"the cell did not finish within {self.limits.cell_seconds:g} s",
                 )
+                return self._ensure_worker()
+            except WorkerFailure as error:
+                self._mark_fatal(index, "ProcessExit", str(error))
+                return self._ensure_worker()
+            for cell in response.get("cells", []):
+                if cell.get("error"):
+                    error = self._student_error(cell["error"])
+                    self.cell_errors[int(cell["index"])] = error
         return worker
+
+    def _student_error(self, error: dict[str, Any]) -> StudentError:
+        """Build a StudentError from the worker's report, with a hint for names
+        that only skipped cells define."""
+        type_name = str(error.get("type", "Error"))
+        message = str(error.get("message", ""))
+        match = re.fullmatch(r"name '(\w+)' is not defined", message)
+        if type_name == "NameError" and match and match[1] in self.skipped_names:
+            message += (
+                f". {match[1]} is defined in a plotting cell, which is not run when "
+                "the notebook is graded: import or define it in your own cell"
+            )
+        return StudentError(type_name, message, str(error.get("traceback", "")))
+
+    def describe_cell(self, index: int) -> str:
+        """Name code cell ``index`` by its first line, as a student can find it."""
+        for cell_index, source in self.cells:
+            if cell_index == index:
+                for line in source.splitlines():
+                    line = line.strip()
+                    if line and not line.startswith("#"):
+                        shown = line if len(line) <= 60 else line[:57] + "..."
+                        return f'the cell starting "{shown}"'
+        return f"code cell {index}"
+
+    def _mark_fatal(self, index: int, type_name: str, message: str) -> None:
+        log.info("code cell %d: %s", index, message)
+        self.fatal_cells.add(index)
+        self.cell_errors[index] = StudentError(type_name, message, "")
 
     def _discard_worker(self) -> None:
         if self._worker is not None:
@@ -326,7 +404,9 @@ class Submission:
     def _handle_target(self, handle: RemoteObject) -> dict[str, Any]:
         """Return the request target for ``handle`` if its worker still runs."""
         if handle.generation != self._generation:
-            raise WorkerCrashed("the object was lost when its worker stopped")
+            raise WorkerCrashed(
+                "the object was lost when the process running your code stopped"
+            )
         return handle.target
 
     def _exchange(
@@ -340,12 +420,7 @@ class Submission:
             self._discard_worker()
             raise
         if not response.get("ok"):
-            error = response.get("error") or {}
-            raise StudentError(
-                str(error.get("type", "Error")),
-                str(error.get("message", "")),
-                str(error.get("traceback", "")),
-            )
+            raise self._student_error(response.get("error") or {})
         return response, out_arrays
 
     def start(self) -> None:
@@ -499,6 +574,12 @@ class Submission:
             return tuple(
                 self._unpack(item, arrays, depth + 1) for item in value["$tuple"]
             )
+        if "$numbers" in value:
+            index = value["$numbers"]
+            if not isinstance(index, int) or not 0 <= index < len(arrays):
+                raise WorkerProtocolError(f"invalid array reference {index!r}")
+            numbers = [float(item) for item in arrays[index].reshape(-1)]
+            return tuple(numbers) if value.get("tuple") else numbers
         if "$unsupported" in value:
             return Unsupported(str(value["$unsupported"]))
         raise WorkerProtocolError(f"unexpected value {sorted(value)!r}")

@@ -75,6 +75,28 @@ def test_autograde_scores_match_expected(graded):
     assert scores == {name: entry["expected_score"] for name, entry in EXPECTED.items()}
 
 
+def test_autograde_hanging_cell_reported_on_that_cell(graded):
+    course, _ = graded
+    path = (
+        course
+        / "autograded"
+        / "hanging-class-body"
+        / ASSIGNMENT
+        / f"{ASSIGNMENT}.ipynb"
+    )
+    nb = nbformat.read(path, as_version=4)
+    errors = [
+        output
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if output.output_type == "error"
+    ]
+
+    assert [error.ename for error in errors] == ["TimeoutError"]
+    assert "did not finish within 30 s" in errors[0].evalue
+
+
 def test_autograde_covers_ten_faulty_submissions():
     faulty = [
         name
@@ -146,7 +168,15 @@ def test_export_writes_every_student(graded):
             "Activation.forward returned a",
         ),
         ("undertrained-network", "spiral_training", "at least 90% is required"),
-        ("untouched-release", "relu", "code cell 4 raised NotImplementedError"),
+        (
+            "untouched-release",
+            "relu",
+            'the cell starting "class Activation(Module):" raised NotImplementedError',
+        ),
+        ("hanging-class-body", "tanh", 'the cell starting "class Tanh(Activation):"'),
+        ("plt-in-training", "spiral_training", "plt is defined in a plotting cell"),
+        ("backward-without-grad-output", "sigmoid", "multiply it by grad_output"),
+        ("parameters-empty-array", "activation_base", "so it must return []."),
     ],
 )
 def test_autograde_message_explains_mistake(graded, student, grade_id, message):

@@ -93,8 +93,8 @@ def test_activation_init_and_parameters(submission):
             contract.fail(
                 f"Activation.{method}() raised {error.type_name}: {error.message}"
             )
-        if value != []:
+        if not (isinstance(value, list) and value == []):
             contract.fail(
-                f"Activation.{method}() returned {value!r}; an activation has no "
-                "parameters, so it must return []."
+                f"Activation.{method}() returned {contract.describe_value(value)}; an "
+                "activation has no parameters, so it must return []."
             )

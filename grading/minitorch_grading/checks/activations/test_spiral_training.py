@@ -92,18 +92,23 @@ def test_spiral_accuracy(submission, trained, seed):
 @pytest.mark.check(
     grade_id="spiral_training",
     points=1,
-    description="Spiral network: the returned loss history is finite and decreasing",
+    description=(
+        "Spiral network: the returned loss history is finite and falls below half "
+        "its first value"
+    ),
 )
 def test_spiral_losses(trained):
     _, losses = _require(trained)
-    if not isinstance(losses, (list, tuple, np.ndarray)) or len(losses) < 2:
+    if isinstance(losses, np.ndarray) and losses.dtype.kind in "iuf":
+        losses = [float(item) for item in losses.reshape(-1)]
+    if not isinstance(losses, (list, tuple)) or len(losses) < 2:
         contract.fail(
             "train_spiral_classifier must return the loss of every epoch as a list of "
-            f"numbers; received {type(losses).__name__}."
+            f"numbers; received {contract.describe_value(losses)}."
         )
     values = []
     for item in losses:
-        if isinstance(item, np.ndarray) and item.size == 1:
+        if isinstance(item, np.ndarray) and item.size == 1 and item.dtype.kind in "iuf":
             item = float(item.reshape(()))
         if not isinstance(item, (int, float)) or isinstance(item, bool):
             contract.fail(
