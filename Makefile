@@ -36,6 +36,7 @@ release: $(VENV)/.installed
 	$(RUN) $(BIN)/nbgrader generate_assignment activations --force
 examples: release
 	$(RUN) $(BIN)/python examples/build_examples.py
+	$(RUN) $(BIN)/python examples/build_adversarial.py
 
 clean:
 	rm -rf submitted autograded feedback gradebook.db grades.csv

@@ -12,7 +12,7 @@ and an ``execute_result`` holding the points earned, which nbgrader's
 from __future__ import annotations
 
 import ast
-import hashlib
+from pathlib import Path
 from typing import Any
 
 from IPython.core.inputtransformer2 import TransformerManager
@@ -24,6 +24,7 @@ from traitlets import Float, Int, List, Unicode
 
 from minitorch_grading.runner import CellResult, grade_cells
 from minitorch_grading.sandbox import Limits
+from minitorch_grading.seeds import DEFAULT_SECRET_FILE, load_secret, student_seed
 
 PASS_MARK = "\u2713"
 FAIL_MARK = "\u2717"
@@ -132,6 +133,13 @@ class GradeWithHiddenChecks(NbGraderPreprocessor):
     submission_timeout = Float(
         300.0, help="Seconds all work on one submission may take, restarts included."
     ).tag(config=True)
+    secret_file = Unicode(
+        str(DEFAULT_SECRET_FILE),
+        help=(
+            "File with the secret that seeds each student's hidden-check inputs; "
+            "created on first use. Keep it outside the course directory."
+        ),
+    ).tag(config=True)
     memory_limit = Int(
         4 << 30, help="Address-space limit of the worker process, in bytes."
     ).tag(config=True)
@@ -150,7 +158,7 @@ class GradeWithHiddenChecks(NbGraderPreprocessor):
         info = resources.get("nbgrader", {})
         assignment = self.assignment or info.get("assignment", "")
         student = info.get("student", "?")
-        seed = int.from_bytes(hashlib.sha256(assignment.encode()).digest()[:4], "big")
+        seed = student_seed(load_secret(Path(self.secret_file)), assignment, student)
 
         self.log.info("Grading %s of %s with hidden checks", assignment, student)
         results, submission = grade_cells(

@@ -250,6 +250,7 @@ def test_submission_input_in_cell_raises_eof() -> None:
         errors = submission.cell_errors
 
     assert errors[1].type_name == "EOFError"
+    assert "input() is not available while the notebook is graded" in errors[1].message
 
 
 # Environment and working directory ---------------------------------------------

@@ -11,6 +11,7 @@ protocol.
 
 from __future__ import annotations
 
+import builtins
 import os
 import sys
 import time
@@ -259,6 +260,13 @@ class Session:
         }
 
 
+def _no_input(prompt: object = "") -> str:
+    raise EOFError(
+        "input() is not available while the notebook is graded: standard input is "
+        "closed. Pass values as arguments instead."
+    )
+
+
 def _move_standard_streams() -> tuple:
     """Keep the protocol on private descriptors and point 0, 1, 2 at /dev/null."""
     requests = os.fdopen(os.dup(0), "rb", buffering=0)
@@ -268,6 +276,7 @@ def _move_standard_streams() -> tuple:
         os.dup2(devnull, fd)
     os.close(devnull)
     sys.stdin = open(os.devnull, encoding="utf-8")
+    builtins.input = _no_input
     sys.stdout = open(os.devnull, "w", encoding="utf-8")
     sys.stderr = open(os.devnull, "w", encoding="utf-8")
     return requests, responses
