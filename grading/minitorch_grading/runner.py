@@ -9,16 +9,15 @@ grade cell earned, with one message per check.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
+from minitorch_grading import check_fixtures
 from minitorch_grading.contract import CheckFailed
 from minitorch_grading.sandbox import (
     Limits,
@@ -97,6 +96,12 @@ def _message_for(error: BaseException) -> str:
     return "The grader failed on this check; your instructor has the details."
 
 
+def _register_marker(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "check(grade_id, points, description): a graded hidden check"
+    )
+
+
 class _Plugin:
     """pytest plugin that supplies the fixtures and records each check."""
 
@@ -107,23 +112,9 @@ class _Plugin:
         self.collection_errors: list[str] = []
 
     def pytest_configure(self, config: pytest.Config) -> None:
-        config.addinivalue_line(
-            "markers", "check(grade_id, points, description): a graded hidden check"
-        )
-
-    @pytest.fixture(scope="session")
-    def submission(self) -> Submission:
-        return self._submission
-
-    @pytest.fixture(scope="session")
-    def seed(self) -> int:
-        return self._seed
-
-    @pytest.fixture
-    def rng(self, request: pytest.FixtureRequest) -> np.random.Generator:
-        # One stream per check, so adding a check does not change the others.
-        digest = hashlib.sha256(f"{self._seed}:{request.node.nodeid}".encode()).digest()
-        return np.random.default_rng(int.from_bytes(digest[:8], "big"))
+        _register_marker(config)
+        config.stash[check_fixtures.SUBMISSION_KEY] = self._submission
+        config.stash[check_fixtures.SEED_KEY] = self._seed
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -177,7 +168,7 @@ class _CollectPlugin:
         self.unmarked: list[str] = []
 
     def pytest_configure(self, config: pytest.Config) -> None:
-        _Plugin.pytest_configure(self, config)  # type: ignore[arg-type]
+        _register_marker(config)
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         for item in items:
@@ -240,7 +231,7 @@ def run_checks(
     plugin = _Plugin(submission, seed)
     directory = checks_directory(assignment)
     args = _pytest_args(directory)
-    exit_code = pytest.main(args, plugins=[plugin])
+    exit_code = pytest.main(args, plugins=[plugin, check_fixtures])
     if plugin.collection_errors or exit_code not in (
         pytest.ExitCode.OK,
         pytest.ExitCode.TESTS_FAILED,
