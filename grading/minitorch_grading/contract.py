@@ -554,7 +554,7 @@ def check_inherits_activation(
 
 
 def is_empty_sequence(value: Any) -> bool:
-    """Whether ``value`` is an empty list, tuple or 1-d array.
+    """Return whether ``value`` is an empty list, tuple or 1-d array.
 
     The Activation base-class check insists on ``[]``; for a subclass an empty
     array is accepted, so one mistake in the base class costs one point.

@@ -69,7 +69,8 @@ def autograded_scores(
             possible = 0.0
             for notebook in submission.notebooks:
                 for grade in notebook.grades:
-                    # Written answers wait for manual grading; count test cells only.
+                    # The written question waits for manual grading, so count test
+                    # cells only.
                     if grade.cell.cell_type == "code":
                         earned += grade.auto_score or 0.0
                         possible += grade.max_score

@@ -40,7 +40,7 @@ PROBE_SECONDS = 20
 
 @dataclass(frozen=True)
 class Isolation:
-    """How workers are started on this machine."""
+    """Wrapper command, Landlock ABI and uid for starting workers on this machine."""
 
     wrapper: tuple[str, ...]
     landlock_abi: int

@@ -114,8 +114,8 @@ def restrict_self(
         abi: the kernel's ABI version, from :func:`abi_version` (at least 1).
 
     Paths that do not exist are skipped. From ABI 4 on, TCP bind and connect
-    are denied; from ABI 6 on, so are signals to, and abstract Unix sockets of,
-    processes outside the sandbox.
+    are denied. From ABI 6 on, signals to processes outside the sandbox and
+    their abstract Unix sockets are denied too.
 
     Raises:
         LandlockError: the kernel rejected the ruleset.

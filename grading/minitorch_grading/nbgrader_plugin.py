@@ -48,7 +48,7 @@ def format_report(result: CellResult) -> str:
 
 
 def is_test_cell(cell: NotebookNode) -> bool:
-    """Whether ``cell`` is an autograded test cell (graded, not a solution)."""
+    """Return whether ``cell`` is an autograded test cell (graded, not a solution)."""
     return (
         cell.cell_type == "code"
         and utils.is_grade(cell)
@@ -57,7 +57,7 @@ def is_test_cell(cell: NotebookNode) -> bool:
 
 
 def submission_code(nb: NotebookNode, skip_tags: set[str]) -> list[tuple[int, str]]:
-    """The code cells to run, as (cell index, Python source) pairs.
+    """Return the code cells to run, as (cell index, Python source) pairs.
 
     Test cells are left out because the hidden checks replace them, and so are
     cells tagged with one of ``skip_tags`` (plots and demonstrations). IPython

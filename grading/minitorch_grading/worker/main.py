@@ -1,10 +1,10 @@
 """Worker process that runs one submission's code and serves the grader's requests.
 
-Started by ``minitorch_grading.sandbox`` as ``python -I main.py``. It imports only
-the standard library, numpy and ``wire.py`` next to it, never the grader's
-checks or reference implementations. Requests arrive on standard input and
-responses leave on standard output; before any submission code runs, both
-streams are moved to private descriptors and descriptors 0, 1 and 2 point at
+Started by ``minitorch_grading.sandbox`` as ``python -I main.py FRAMEWORK_DIR``.
+It imports only the standard library, numpy and ``wire.py`` next to it, never
+the grader's checks or reference implementations. Requests arrive on standard
+input and responses leave on standard output. Before any submission code runs,
+both streams move to private descriptors and descriptors 0, 1 and 2 point at
 ``/dev/null``, so ``print`` and ``input`` in submission code cannot reach the
 protocol.
 """
