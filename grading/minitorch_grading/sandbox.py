@@ -122,6 +122,8 @@ def _prepare_child(
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # NOTE: without a uid of its own the worker has no process limit, so a fork
+    # bomb runs until the call times out and the PID namespace is killed.
     if isolation.uid is not None:
         # Counts every process of the worker's uid, so only when it has its own.
         resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes,) * 2)
