@@ -3,7 +3,7 @@
 Each example is the released notebook with every solution cell filled in from
 the instructor's solution, then changed the way a student's mistake would
 change it. The table below is the single record of what each example gets
-wrong and of the autograded score an instructor would give it; tests and
+wrong and of the autograded score an instructor would give it. Tests and
 ``make demo`` compare the grader's scores with it.
 
 Run from the repository root after ``nbgrader generate_assignment``::

@@ -3,9 +3,9 @@
 Protections, strongest first:
 
 * Landlock (Linux 5.13+, any user): the worker reads only the Python
-  installation, the framework and its own script, writes only its scratch
-  directory, and from ABI 4 and 6 on opens no TCP connection and signals no
-  process outside the sandbox.
+  installation, the framework and its own script, and writes only its scratch
+  directory. From ABI 4 it opens no TCP connection, and from ABI 6 it signals
+  no process outside the sandbox.
 * As root: new PID and network namespaces (``unshare``), so the worker has no
   network and every process it starts dies with it, and an unprivileged uid.
   If that uid cannot run the interpreter (a Python under a private home

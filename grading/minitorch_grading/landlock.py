@@ -2,10 +2,10 @@
 
 Landlock is a Linux security module (kernel 5.13 and later) that any process,
 privileged or not, can use to restrict itself and every process it starts.
-This module calls its three system calls through ctypes. It is used between
-fork and exec of a worker, so that the worker and its children can read only
-the paths the grader lists, write only their scratch directory, open no TCP
-connection and send no signal to processes outside the sandbox.
+This module calls its three system calls through ctypes. The grader applies it
+between fork and exec of a worker. The worker and its children can then read
+only the paths the grader lists and write only their scratch directory. They
+can open no TCP connection and signal no process outside the sandbox.
 
 Rights by ABI version (see the kernel's ``include/uapi/linux/landlock.h``):
 version 1 file access, 2 file renaming across directories, 3 truncation,

@@ -2,9 +2,9 @@
 
 An honest student is graded first. Then every submission built by
 ``examples/build_adversarial.py`` is graded in the same course with
-``nbgrader autograde``: each must score the points its table lists, never
-more than the plain ``zeros`` submission, and the honest student's gradebook
-row and autograded notebook must be unchanged afterwards.
+``nbgrader autograde``. Each must score the points its table lists, never
+more than the plain ``zeros`` submission. The honest student's gradebook row
+and autograded notebook must be unchanged afterwards.
 """
 
 from __future__ import annotations
@@ -19,7 +19,13 @@ from pathlib import Path
 import pytest
 from nbgrader.api import Gradebook
 
-from tests.conftest import ASSIGNMENT, REPO, make_course, nbgrader_environment
+from tests.conftest import (
+    ASSIGNMENT,
+    REPO,
+    assert_builder_output_committed,
+    make_course,
+    nbgrader_environment,
+)
 
 ADVERSARIAL = REPO / "examples" / "adversarial"
 CASES = json.loads((ADVERSARIAL / "attacks.json").read_text())
@@ -158,21 +164,6 @@ def test_adversarial_log_shows_no_grader_fault(attacked):
 
 
 def test_adversarial_examples_match_their_builder(tmp_path: Path):
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "examples" / "build_adversarial.py"),
-            "--output",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
+    assert_builder_output_committed(
+        REPO / "examples" / "build_adversarial.py", ADVERSARIAL, tmp_path
     )
-
-    assert completed.returncode == 0, completed.stderr
-    for built in sorted(tmp_path.rglob("*")):
-        if built.is_file():
-            committed = ADVERSARIAL / built.relative_to(tmp_path)
-            assert committed.read_bytes() == built.read_bytes(), (
-                f"{committed} is out of date: run `make examples` and commit the result"
-            )

@@ -17,7 +17,14 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from tests.conftest import ASSIGNMENT, REPO, make_course, nbgrader_environment
+from tests.conftest import (
+    ASSIGNMENT,
+    REPO,
+    assert_builder_output_committed,
+    error_outputs,
+    make_course,
+    nbgrader_environment,
+)
 from tests.course.test_release import hidden_check_lines, solution_lines
 
 EXPECTED = json.loads(
@@ -84,14 +91,7 @@ def test_autograde_hanging_cell_reported_on_that_cell(graded):
         / ASSIGNMENT
         / f"{ASSIGNMENT}.ipynb"
     )
-    nb = nbformat.read(path, as_version=4)
-    errors = [
-        output
-        for cell in nb.cells
-        if cell.cell_type == "code"
-        for output in cell.outputs
-        if output.output_type == "error"
-    ]
+    errors = error_outputs(nbformat.read(path, as_version=4))
 
     assert [error.ename for error in errors] == ["TimeoutError"]
     assert "did not finish within 30 s" in errors[0].evalue
@@ -230,21 +230,8 @@ def test_grading_log_contains_no_hidden_check_code(graded):
 
 
 def test_examples_match_their_builder(tmp_path: Path):
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "examples" / "build_examples.py"),
-            "--output",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
+    assert_builder_output_committed(
+        REPO / "examples" / "build_examples.py",
+        REPO / "examples" / "submissions",
+        tmp_path,
     )
-
-    assert completed.returncode == 0, completed.stderr
-    for built in sorted(tmp_path.rglob("*")):
-        if built.is_file():
-            committed = REPO / "examples" / "submissions" / built.relative_to(tmp_path)
-            assert committed.read_bytes() == built.read_bytes(), (
-                f"{committed} is out of date: run `make examples` and commit the result"
-            )

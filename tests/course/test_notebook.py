@@ -11,7 +11,7 @@ import pytest
 from nbclient import NotebookClient
 
 from minitorch_grading.runner import collect_checks
-from tests.conftest import ASSIGNMENT, REPO
+from tests.conftest import ASSIGNMENT, REPO, error_outputs
 
 SOURCE = REPO / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 
@@ -74,14 +74,7 @@ def test_notebook_solution_passes_visible_tests_in_kernel(tmp_path: Path):
     )
     for task in range(1, 8):
         assert f"Task {task}: visible checks passed" in printed
-    errors = [
-        output
-        for cell in nb.cells
-        if cell.cell_type == "code"
-        for output in cell.outputs
-        if output.output_type == "error"
-    ]
-    assert errors == []
+    assert error_outputs(nb) == []
 
 
 @pytest.mark.parametrize("tag_cell", ["relu_plot", "spiral_plot"])

@@ -2,8 +2,8 @@
 
 The student's ``train_spiral_classifier(X, y)`` trains on data sent by the
 grader and returns ``(model, losses)``. The grader then measures accuracy on
-held-out points from the same distribution, so a model that memorised or a
-hard-coded answer cannot pass.
+held-out points from the same distribution, so a memorised training set or a
+hard-coded output cannot pass.
 """
 
 import math
