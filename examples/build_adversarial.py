@@ -104,6 +104,15 @@ ATTACKS = {
         "import sys\n\nprint('x' * 5_000_000)\n"
         "print('y' * 5_000_000, file=sys.stderr)\n",
     ),
+    "fork-bomb": (
+        "a fork bomb: fork until the system refuses, and keep every child alive",
+        "import os\nimport time\n\n"
+        "try:\n"
+        "    while True:\n"
+        "        if os.fork() == 0:\n"
+        "            while True:\n                time.sleep(1)\n"
+        "except OSError:\n    pass\n",
+    ),
     "detects-grading": (
         "code that looks for signs of grading (NBGRADER_EXECUTION, IPython's type)",
         "import os\n\n"

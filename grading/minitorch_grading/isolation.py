@@ -12,6 +12,10 @@ Protections, strongest first:
   directory, say), the worker stays uid 0 with an empty capability set.
 * Without root: the same namespaces inside a user namespace, where the kernel
   allows unprivileged user namespaces.
+* A process limit: a ``pids`` control group of its own per worker (cgroup v1,
+  or v2 where the grader may create child groups), so a fork bomb stops at
+  ``Limits.max_processes``. ``RLIMIT_NPROC`` counts every process of a uid, so
+  it serves only when the worker has a uid of its own.
 
 :func:`detect` probes once per process and logs each protection it cannot
 have, and why; grading goes on without it.
@@ -46,6 +50,7 @@ class Isolation:
     landlock_abi: int
     uid: int | None
     missing: tuple[str, ...]
+    pids_cgroup_root: str | None = None
 
     def read_paths(self) -> list[str]:
         """Paths a worker may read: the interpreter, its packages, the worker."""
@@ -95,6 +100,37 @@ def _probe(command: list[str]) -> str | None:
             else (f"exit status {completed.returncode}")
         )
     return None
+
+
+PIDS_CGROUP_ROOTS = ("/sys/fs/cgroup/pids", "/sys/fs/cgroup")
+
+
+def _pids_cgroup_root() -> tuple[str | None, str]:
+    """A cgroup directory under which the grader may create process-limited
+    groups, or None and why there is none."""
+    reasons = []
+    for root in PIDS_CGROUP_ROOTS:
+        path = Path(root)
+        if root == "/sys/fs/cgroup" and not (path / "cgroup.controllers").exists():
+            continue  # not cgroup v2
+        if (
+            root == "/sys/fs/cgroup"
+            and "pids" not in (path / "cgroup.subtree_control").read_text()
+        ):
+            reasons.append("cgroup v2 does not delegate the pids controller")
+            continue
+        probe = path / f"minitorch-probe-{os.getpid()}"
+        try:
+            probe.mkdir()
+            try:
+                (probe / "pids.max").write_text("1\n")
+            finally:
+                probe.rmdir()
+        except OSError as error:
+            reasons.append(f"{root}: {error.strerror or error}")
+            continue
+        return root, ""
+    return None, "; ".join(reasons) or "no pids cgroup controller is mounted"
 
 
 @functools.cache
@@ -158,14 +194,24 @@ def detect(uid: int = UNPRIVILEGED_UID) -> Isolation:
         else:
             stages.append([unshare, *user])
 
+    pids_root, reason = _pids_cgroup_root()
+    if pids_root is None and worker_uid is None:
+        missing.append(
+            f"a process limit: no pids cgroup can be created ({reason}) and the "
+            "worker has no uid of its own for RLIMIT_NPROC"
+        )
+
     wrapper = [word for stage in stages for word in (*stage, "--")]
-    isolation = Isolation(tuple(wrapper), abi, worker_uid, tuple(missing))
+    isolation = Isolation(
+        tuple(wrapper), abi, worker_uid, tuple(missing), pids_cgroup_root=pids_root
+    )
     for item in isolation.missing:
         log.warning("worker isolation without %s", item)
     log.info(
-        "worker isolation: Landlock ABI %d, wrapper %s, uid %s",
+        "worker isolation: Landlock ABI %d, wrapper %s, uid %s, pids cgroup %s",
         abi,
         " ".join(isolation.wrapper) or "none",
         "unchanged" if worker_uid is None else worker_uid,
+        pids_root or "none",
     )
     return isolation

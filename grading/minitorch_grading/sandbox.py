@@ -51,8 +51,9 @@ class Limits:
         max_header_bytes: largest JSON header accepted in one response.
         max_restarts: how many times a crashed or timed-out worker is restarted
             before every remaining check fails at once.
-        max_processes: process limit of the worker's uid, applied only when the
-            worker runs as a uid of its own.
+        max_processes: how many processes and threads the worker may have at
+            once, enforced by a pids cgroup or, failing that, by RLIMIT_NPROC
+            when the worker has a uid of its own.
         isolate: whether to wall the worker off with Landlock, namespaces and
             an unprivileged uid where available (see ``isolation.py``).
     """
@@ -117,13 +118,16 @@ def _prepare_child(
     isolation: Isolation,
     read_paths: list[str],
     scratch: str,
+    cgroup: str | None,
 ) -> None:
     """Limit the worker's resources and access; runs between fork and exec."""
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    # NOTE: without a uid of its own the worker has no process limit, so a fork
-    # bomb runs until the call times out and the PID namespace is killed.
+    if cgroup is not None:
+        # Before Landlock, which would forbid the write.
+        with open(os.path.join(cgroup, "cgroup.procs"), "w") as stream:
+            stream.write(str(os.getpid()))
     if isolation.uid is not None:
         # Counts every process of the worker's uid, so only when it has its own.
         resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes,) * 2)
@@ -131,6 +135,37 @@ def _prepare_child(
         landlock.restrict_self(
             read_paths, [scratch, os.devnull], abi=isolation.landlock_abi
         )
+
+
+def _create_pids_cgroup(isolation: Isolation, max_processes: int) -> str | None:
+    """Create a pids cgroup for one worker; None where the machine offers none."""
+    if isolation.pids_cgroup_root is None:
+        return None
+    path = tempfile.mkdtemp(prefix="minitorch-worker-", dir=isolation.pids_cgroup_root)
+    with open(os.path.join(path, "pids.max"), "w") as stream:
+        stream.write(f"{max_processes}\n")
+    return path
+
+
+def _remove_cgroup(path: str) -> None:
+    """Kill what is left in a worker's cgroup and remove it."""
+    for _ in range(100):
+        try:
+            with open(os.path.join(path, "cgroup.procs")) as stream:
+                pids = [int(line) for line in stream if line.strip()]
+        except OSError:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            os.rmdir(path)
+            return
+        except OSError:
+            time.sleep(0.01)  # the killed processes have not exited yet
+    log.warning("could not remove the worker cgroup %s", path)
 
 
 def _worker_environment(scratch: str) -> dict[str, str]:
@@ -161,6 +196,7 @@ class Worker:
         if isolation.uid is not None:
             os.chown(self.scratch, isolation.uid, isolation.uid)
         read_paths = isolation.read_paths()
+        self.cgroup = _create_pids_cgroup(isolation, limits.max_processes)
         self.process = subprocess.Popen(
             [
                 *isolation.wrapper,
@@ -176,7 +212,7 @@ class Worker:
             env=_worker_environment(self.scratch),
             start_new_session=True,
             preexec_fn=lambda: _prepare_child(
-                limits, cpu_seconds, isolation, read_paths, self.scratch
+                limits, cpu_seconds, isolation, read_paths, self.scratch, self.cgroup
             ),
         )
         self._buffer = bytearray()
@@ -259,6 +295,8 @@ class Worker:
             except OSError:
                 pass
         self.process.wait()
+        if self.cgroup is not None:
+            _remove_cgroup(self.cgroup)
         shutil.rmtree(self.scratch, ignore_errors=True)
         log.debug("stopped worker pid %d", self.process.pid)
 

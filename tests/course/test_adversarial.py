@@ -167,3 +167,8 @@ def test_adversarial_examples_match_their_builder(tmp_path: Path):
     assert_builder_output_committed(
         REPO / "examples" / "build_adversarial.py", ADVERSARIAL, tmp_path
     )
+
+
+def test_adversarial_leaves_no_worker_cgroup(attacked):
+    # Each worker's pids cgroup is removed once its processes are killed.
+    assert list(Path("/sys/fs/cgroup/pids").glob("minitorch-worker-*")) == []
