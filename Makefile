@@ -37,6 +37,7 @@ release: $(VENV)/.installed
 examples: release
 	$(RUN) $(BIN)/python examples/build_examples.py
 	$(RUN) $(BIN)/python examples/build_adversarial.py
+	$(RUN) $(BIN)/python examples/build_bad_notebooks.py
 
 clean:
-	rm -rf submitted autograded feedback gradebook.db grades.csv
+	rm -rf submitted autograded feedback grading_status gradebook.db grades.csv

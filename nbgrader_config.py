@@ -9,16 +9,39 @@ from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbgrader.preprocessors import (
     AssignLatePenalties,
     CheckCellMetadata,
+    ClearOutput,
+    DeduplicateIds,
     IgnorePattern,
     LimitOutput,
+    OverwriteCells,
     SaveAutoGrades,
 )
 
-from minitorch_grading.nbgrader_plugin import GradeWithHiddenChecks
+from minitorch_grading.nbgrader_plugin import (
+    GradeWithHiddenChecks,
+    ValidateSubmission,
+    record_submission_files,
+)
 
 c = get_config()  # noqa: F821 - provided by traitlets when nbgrader loads this file
 
 c.CourseDirectory.course_id = "minitorch-activations"
+
+# Each submission's status (graded, invalid, timed out, ...) and its reasons go
+# to grading_status/<assignment>/<student>.json; the export adds them to the CSV.
+c.Autograde.pre_convert_hook = record_submission_files
+c.ExportApp.plugin_class = "minitorch_grading.exports.StatusCsvExport"
+
+# nbgrader 0.9.6's defaults with ValidateSubmission first: it rejects invalid
+# notebooks and repairs altered grading metadata, which would otherwise stop
+# the whole batch in CheckCellMetadata.
+c.Autograde.sanitize_preprocessors = [
+    ValidateSubmission,
+    ClearOutput,
+    DeduplicateIds,
+    OverwriteCells,
+    CheckCellMetadata,
+]
 
 # Same order as nbgrader 0.9.6's defaults, with Execute replaced.
 c.Autograde.autograde_preprocessors = [

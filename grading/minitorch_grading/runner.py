@@ -43,6 +43,13 @@ class CheckResult:
     points: float
     passed: bool
     message: str = ""
+    failure: str = ""  # one of FAILURE_KINDS when the check did not pass
+
+
+# Why a check failed: a wrong result, an exception from the submission, a
+# call that ran out of time, a worker that died, unreadable data from the
+# worker, or a fault in the grader itself.
+FAILURE_KINDS = ("wrong", "raised", "timed out", "crashed", "protocol", "grader")
 
 
 @dataclass
@@ -73,6 +80,21 @@ def checks_directory(assignment: str) -> Path:
             f"known assignments: {', '.join(known) or 'none'}"
         )
     return path
+
+
+def failure_kind(error: BaseException) -> str:
+    """Classify an exception from a check as one of :data:`FAILURE_KINDS`."""
+    if isinstance(error, CheckFailed):
+        return "wrong"
+    if isinstance(error, StudentError):
+        return "raised"
+    if isinstance(error, WorkerTimeout):
+        return "timed out"
+    if isinstance(error, WorkerCrashed):
+        return "crashed"
+    if isinstance(error, WorkerFailure):
+        return "protocol"
+    return "grader"
 
 
 def _message_for(error: BaseException) -> str:
@@ -132,8 +154,10 @@ class _Plugin:
         if report.when == "call" or (report.when == "setup" and report.failed):
             passed = report.passed
             message = ""
+            failure = ""
             if call.excinfo is not None:
                 message = _message_for(call.excinfo.value)
+                failure = failure_kind(call.excinfo.value)
                 if not isinstance(
                     call.excinfo.value, (CheckFailed, StudentError, WorkerFailure)
                 ):
@@ -149,6 +173,7 @@ class _Plugin:
                     points=float(marker.kwargs["points"]),
                     passed=passed,
                     message=message,
+                    failure=failure,
                 )
             )
 
