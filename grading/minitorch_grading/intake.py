@@ -3,10 +3,10 @@
 Everything here runs in the grader's process on files a student wrote, so it
 parses and compares only: no cell is executed.
 
-:func:`read_submitted_notebook` turns every way a file can fail to be a
-notebook (a symbolic link, an empty or oversized file, bytes that are not
-UTF-8, broken JSON, an nbformat version other than 3 or 4, a schema error) into
-an :class:`InvalidNotebook` whose message a student can act on.
+:func:`read_submitted_notebook` raises :class:`InvalidNotebook`, with a
+message a student can act on, for every way a file can fail to be a notebook.
+These are a symbolic link, an empty or oversized file, bytes that are not
+UTF-8, broken JSON, an nbformat version other than 3 or 4, and a schema error.
 
 :func:`reconcile_cells` compares a readable notebook's cells with the released
 ones recorded in nbgrader's gradebook and repairs what students commonly
@@ -41,7 +41,7 @@ IGNORED_NAMES = frozenset({".ipynb_checkpoints", "__pycache__", ".DS_Store"})
 
 
 class InvalidNotebook(Exception):
-    """A submitted file that cannot be graded as a notebook; the message says why."""
+    """A submitted file that cannot be graded as a notebook, with the reason."""
 
 
 def read_submitted_notebook(path: Path) -> NotebookNode:
@@ -52,7 +52,9 @@ def read_submitted_notebook(path: Path) -> NotebookNode:
             f"{name} is a symbolic link, not a file. Submit the notebook itself."
         )
     if not path.is_file():
-        raise InvalidNotebook(f"{name} was not submitted.")
+        raise InvalidNotebook(
+            f"{name} was not submitted. Submit the notebook under that name."
+        )
     size = path.stat().st_size
     if size == 0:
         raise InvalidNotebook(
@@ -80,22 +82,35 @@ def read_submitted_notebook(path: Path) -> NotebookNode:
     except json.JSONDecodeError as error:
         raise InvalidNotebook(
             f"{name} is not valid JSON ({error.msg} at line {error.lineno}, column "
-            f"{error.colno}). The file may be truncated or edited outside Jupyter."
+            f"{error.colno}). The file may be truncated or edited outside Jupyter: "
+            "open the notebook in Jupyter, save it and submit it again."
         ) from None
-    if (
-        not isinstance(content, dict)
-        or "cells" not in content
-        and "worksheets" not in content
+    except (ValueError, RecursionError) as error:
+        # Integers too long to convert, or nesting too deep for the parser.
+        raise InvalidNotebook(
+            f"{name} is not JSON that the grader can read ({error}). Open the "
+            "notebook in Jupyter, save it and submit it again."
+        ) from None
+    if not isinstance(content, dict) or (
+        "cells" not in content and "worksheets" not in content
     ):
         raise InvalidNotebook(
-            f"{name} is JSON but not a Jupyter notebook: it has no cells."
+            f"{name} is JSON but not a Jupyter notebook: it has no cells. Submit "
+            "the .ipynb file that Jupyter saved."
         )
 
     version = content.get("nbformat")
-    if version not in SUPPORTED_NBFORMATS:
+    minor = content.get("nbformat_minor", 0)
+    # bool and float versions compare equal to ints but break nbformat.
+    if type(version) is not int or version not in SUPPORTED_NBFORMATS:
         raise InvalidNotebook(
             f"{name} declares nbformat version {version!r}; the grader reads "
             "versions 3 and 4. Open it in a current Jupyter and save it again."
+        )
+    if type(minor) is not int:
+        raise InvalidNotebook(
+            f"{name} declares nbformat_minor {minor!r}, which is not an integer. Open "
+            "it in a current Jupyter and save it again."
         )
     try:
         nb = nbformat.reads(text, as_version=4)
@@ -106,7 +121,14 @@ def read_submitted_notebook(path: Path) -> NotebookNode:
             f"{name} does not follow the notebook format ({first_line}). Open it in "
             "Jupyter and save it again."
         ) from None
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
+    except (
+        KeyError,
+        TypeError,
+        ValueError,
+        AttributeError,
+        AssertionError,
+        RecursionError,
+    ) as error:
         # nbformat's converters assume a well-formed structure.
         raise InvalidNotebook(
             f"{name} could not be read as a notebook ({type(error).__name__}: "
@@ -118,8 +140,8 @@ def read_submitted_notebook(path: Path) -> NotebookNode:
 def extra_files(directory: Path, expected: set[str]) -> list[str]:
     """Files in a submission folder other than the ``expected`` notebook names.
 
-    Grading runs the notebook alone, so these are ignored; listing them tells
-    a student whose notebook imports a module of their own why it failed.
+    Grading runs the notebook alone, so these are ignored. The list explains
+    to a student whose notebook imports a module of their own why it failed.
     """
     found = []
     for path in sorted(directory.rglob("*")):
@@ -172,8 +194,8 @@ class ReleasedCell:
 def released_cells(
     gradebook: Any, notebook: str, assignment: str
 ) -> list[ReleasedCell]:
-    """The released cells of ``notebook`` as nbgrader's gradebook records them,
-    in notebook order."""
+    """Load the released cells of ``notebook`` from nbgrader's gradebook, in
+    notebook order."""
     record = gradebook.find_notebook(notebook, assignment)
     points = {cell.name: float(cell.max_score) for cell in record.grade_cells}
     solutions = {cell.name for cell in record.solution_cells}
@@ -189,17 +211,26 @@ def released_cells(
             task=cell.name in tasks,
             points=points.get(cell.name),
         )
-        for cell in sorted(record.source_cells, key=lambda cell: cell.id)
+        # Rows come back in the order generate_assignment stored them, which is
+        # notebook order; nbgrader's OverwriteCells relies on the same. The
+        # ids are random uuids, so sorting by them would shuffle the cells.
+        for cell in record.source_cells
     ]
 
 
-def _new_cell(released: ReleasedCell) -> NotebookNode:
+def _new_cell(released: ReleasedCell, taken: set[str]) -> NotebookNode:
     if released.cell_type == "code":
         cell = nbformat.v4.new_code_cell(released.source)
     else:
         cell = nbformat.v4.new_markdown_cell(released.source)
     # A stable id keeps re-grading deterministic; nbformat's default is random.
-    cell.id = "restored-" + re.sub(r"[^A-Za-z0-9_-]", "-", released.grade_id)[:55]
+    base = "restored-" + re.sub(r"[^A-Za-z0-9_-]", "-", released.grade_id)[:50]
+    cell.id = base
+    suffix = 1
+    while cell.id in taken:
+        suffix += 1
+        cell.id = f"{base}-{suffix}"
+    taken.add(cell.id)
     cell.metadata["nbgrader"] = released.metadata()
     if released.locked:
         cell.metadata["editable"] = False
@@ -212,6 +243,7 @@ def _set_cell_type(cell: NotebookNode, cell_type: str) -> None:
     if cell_type == "code":
         cell.outputs = []
         cell.execution_count = None
+        cell.pop("attachments", None)  # only markdown and raw cells may have them
     else:
         cell.pop("outputs", None)
         cell.pop("execution_count", None)
@@ -220,9 +252,9 @@ def _set_cell_type(cell: NotebookNode, cell_type: str) -> None:
 def reconcile_cells(nb: NotebookNode, released: list[ReleasedCell]) -> list[str]:
     """Repair ``nb``'s grading metadata in place; return one note per change.
 
-    Cells keep the student's code except where the released version must win:
-    read-only and test cells get their released source, every graded cell its
-    released type and metadata, and deleted grade, task and read-only cells
+    Cells keep the student's code except where the released version must win.
+    Read-only and test cells get their released source, and every graded cell
+    its released type and metadata. Deleted grade, task and read-only cells
     are put back after the released cell that preceded them. A deleted
     solution cell is only noted, because its content was the student's. Cells
     named like no released cell, and second copies of a cell, lose their
@@ -290,6 +322,7 @@ def reconcile_cells(nb: NotebookNode, released: list[ReleasedCell]) -> list[str]
                 )
                 cell.source = expected.source
 
+    taken = {cell.get("id") for cell in nb.cells if cell.get("id")}
     position = 0
     for expected in released:
         present = [
@@ -302,7 +335,7 @@ def reconcile_cells(nb: NotebookNode, released: list[ReleasedCell]) -> list[str]
             position = present[0] + 1
             continue
         if expected.grade or expected.task or expected.locked:
-            nb.cells.insert(position, _new_cell(expected))
+            nb.cells.insert(position, _new_cell(expected, taken))
             position += 1
             notes.append(f"cell {expected.grade_id!r} was deleted; it was restored")
         else:

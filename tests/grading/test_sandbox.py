@@ -581,3 +581,53 @@ def test_submission_budget_exhausted_fails_at_once() -> None:
         elapsed = time.monotonic() - started
 
     assert elapsed < 0.1
+
+
+# Process limit -----------------------------------------------------------------
+
+# Forks until the kernel rejects fork(). The bound keeps a machine without a working
+# limit from being flooded; the test then fails because no cell error is raised.
+FORK_BOMB = """\
+children = []
+for _ in range(1000):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            time.sleep(60)
+        finally:
+            os._exit(0)
+    children.append(pid)
+"""
+
+
+def test_submission_fork_bomb_stopped_by_process_limit() -> None:
+    from minitorch_grading.isolation import detect
+
+    if detect().pids_cgroup_root is None:
+        pytest.skip("this machine offers no pids cgroup, so no process limit applies")
+    limits = dataclasses.replace(FAST, max_processes=16)
+    submission = make_submission(
+        FORK_BOMB,
+        "def forked():\n    return len(children)",
+        "def after():\n    return 'ran'",
+        limits=limits,
+    )
+    try:
+        submission.start()
+        cgroup = Path(submission._worker.cgroup)
+        members = [int(pid) for pid in (cgroup / "cgroup.procs").read_text().split()]
+        error = submission.cell_errors.get(1)
+        forked = submission.call_function("forked").value
+        after = submission.call_function("after").value
+    finally:
+        submission.close()
+
+    assert error is not None
+    assert error.type_name == "BlockingIOError"
+    assert "Resource temporarily unavailable" in error.message
+    assert 0 < forked < 16
+    assert len(members) <= 16
+    assert after == "ran"
+    assert not cgroup.exists()
+    for pid in members:
+        assert process_gone(pid), pid
