@@ -38,6 +38,7 @@ examples: release
 	$(RUN) $(BIN)/python examples/build_examples.py
 	$(RUN) $(BIN)/python examples/build_adversarial.py
 	$(RUN) $(BIN)/python examples/build_bad_notebooks.py
+	$(RUN) $(BIN)/python examples/build_canvas_zip.py
 
 clean:
 	rm -rf submitted autograded feedback grading_status gradebook.db grades.csv

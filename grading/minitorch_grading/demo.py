@@ -24,9 +24,12 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook
 
+from minitorch_grading import records
+
 log = logging.getLogger(__name__)
 
 ASSIGNMENT = "activations"
+COURSE_ID = "minitorch-activations"  # c.CourseDirectory.course_id in nbgrader_config.py
 
 
 def run_nbgrader(course: Path, *args: str) -> None:
@@ -62,7 +65,7 @@ def autograded_scores(
 ) -> dict[str, tuple[float, float]]:
     """Autograded score and maximum of each student, read from the gradebook."""
     scores = {}
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", COURSE_ID) as gradebook:
         for student in students:
             submission = gradebook.find_submission(ASSIGNMENT, student)
             earned = 0.0
@@ -79,12 +82,17 @@ def autograded_scores(
 
 
 def print_table(
-    expected: dict[str, dict], scores: dict[str, tuple[float, float]]
+    expected: dict[str, dict],
+    scores: dict[str, tuple[float, float]],
+    statuses: dict[str, str],
 ) -> int:
     """Print the score table; return how many scores differ from the expected ones."""
     width = max(len(name) for name in scores)
     print()
-    print(f"{'submission':<{width}}  {'score':>11}  {'expected':>8}  mistake")
+    print(
+        f"{'submission':<{width}}  {'score':>11}  {'expected':>8}  {'status':<9}  "
+        "mistake"
+    )
     mismatches = 0
     for name, (earned, possible) in sorted(scores.items()):
         want = expected.get(name, {}).get("expected_score")
@@ -96,7 +104,7 @@ def print_table(
         mistake = expected.get(name, {}).get("mistake", "")
         print(
             f"{name:<{width}}  {earned:>5g} / {possible:<3g}  {shown:>8}  "
-            f"{mistake}{flag}"
+            f"{statuses.get(name, '?'):<9}  {mistake}{flag}"
         )
     print()
     return mismatches
@@ -142,7 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     students = collect(course, examples)
     run_nbgrader(course, "autograde", ASSIGNMENT, "--force")
     scores = autograded_scores(course, students)
-    mismatches = print_table(expected, scores)
+    statuses = {}
+    for student in students:
+        record = records.read_record(course, ASSIGNMENT, student)
+        statuses[student] = record.status if record else "?"
+    mismatches = print_table(expected, scores, statuses)
     run_nbgrader(course, "export", "--to", str(course / "grades.csv"))
     print(f"Grades written to {course / 'grades.csv'}")
     if mismatches:

@@ -104,7 +104,11 @@ def _handled_fs(abi: int) -> int:
 
 
 def restrict_self(
-    read_paths: Iterable[str], write_paths: Iterable[str], *, abi: int
+    read_paths: Iterable[str],
+    write_paths: Iterable[str],
+    *,
+    abi: int,
+    allow_tcp: bool = False,
 ) -> None:
     """Restrict this process and its future children for good.
 
@@ -112,10 +116,13 @@ def restrict_self(
         read_paths: files and directories that stay readable and executable.
         write_paths: files and directories that stay fully usable.
         abi: the kernel's ABI version, from :func:`abi_version` (at least 1).
+        allow_tcp: leave TCP alone, for programs such as Jupyter kernels that
+            talk over loopback.
 
     Paths that do not exist are skipped. From ABI 4 on, TCP bind and connect
-    are denied. From ABI 6 on, signals to processes outside the sandbox and
-    their abstract Unix sockets are denied too.
+    are denied unless ``allow_tcp`` is set. From ABI 6 on, signals to
+    processes outside the sandbox and their abstract Unix sockets are denied
+    too.
 
     Raises:
         LandlockError: the kernel rejected the ruleset.
@@ -124,7 +131,8 @@ def restrict_self(
     attr = _RulesetAttr(handled_access_fs=handled)
     size = 8
     if abi >= 4:
-        attr.handled_access_net = _NET_BIND_TCP | _NET_CONNECT_TCP
+        if not allow_tcp:
+            attr.handled_access_net = _NET_BIND_TCP | _NET_CONNECT_TCP
         size = 16
     if abi >= 6:
         attr.scoped = _SCOPE_ABSTRACT_UNIX_SOCKET | _SCOPE_SIGNAL
