@@ -11,17 +11,20 @@ and an ``execute_result`` holding the points earned, which nbgrader's
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 from typing import Any
 
-from IPython.core.inputtransformer2 import TransformerManager
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
-from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Float, Int, List, Unicode
 
+from minitorch_grading.notebook_cells import (
+    SKIP_TAGS,
+    is_test_cell,
+    skipped_names,
+    submission_code,
+)
 from minitorch_grading.runner import CellResult, grade_cells
 from minitorch_grading.sandbox import Limits
 from minitorch_grading.seeds import DEFAULT_SECRET_FILE, load_secret, student_seed
@@ -47,69 +50,6 @@ def format_report(result: CellResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def is_test_cell(cell: NotebookNode) -> bool:
-    """Return whether ``cell`` is an autograded test cell (graded, not a solution)."""
-    return (
-        cell.cell_type == "code"
-        and utils.is_grade(cell)
-        and not utils.is_solution(cell)
-    )
-
-
-def submission_code(nb: NotebookNode, skip_tags: set[str]) -> list[tuple[int, str]]:
-    """Return the code cells to run, as (cell index, Python source) pairs.
-
-    Test cells are left out because the hidden checks replace them, and so are
-    cells tagged with one of ``skip_tags`` (plots and demonstrations). IPython
-    syntax such as ``%matplotlib inline`` is turned into plain Python here, by
-    IPython's own transformer, so the worker needs no IPython.
-    """
-    transformer = TransformerManager()
-    cells = []
-    for index, cell in enumerate(nb.cells):
-        if cell.cell_type != "code" or is_test_cell(cell):
-            continue
-        if skip_tags & set(cell.get("metadata", {}).get("tags", [])):
-            continue
-        try:
-            source = transformer.transform_cell(cell.source)
-        except SyntaxError:
-            source = cell.source  # the worker reports the syntax error
-        cells.append((index, source))
-    return cells
-
-
-def skipped_names(nb: NotebookNode, skip_tags: set[str]) -> frozenset[str]:
-    """Names that the skipped cells define at top level (imports, defs, assignments).
-
-    Submission code that uses one of them works in Jupyter but not when graded,
-    so the grader's NameError message points at the skipped cell.
-    """
-    transformer = TransformerManager()
-    names: set[str] = set()
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        if not skip_tags & set(cell.get("metadata", {}).get("tags", [])):
-            continue
-        try:
-            tree = ast.parse(transformer.transform_cell(cell.source))
-        except SyntaxError:
-            continue
-        for node in tree.body:
-            if isinstance(node, (ast.Import, ast.ImportFrom)):
-                names.update(
-                    (alias.asname or alias.name).split(".")[0] for alias in node.names
-                )
-            elif isinstance(
-                node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-            ):
-                names.add(node.name)
-            elif isinstance(node, ast.Assign):
-                names.update(t.id for t in node.targets if isinstance(t, ast.Name))
-    return frozenset(names)
-
-
 class GradeWithHiddenChecks(NbGraderPreprocessor):
     """Grade test cells with the hidden checks run against an isolated worker."""
 
@@ -121,8 +61,11 @@ class GradeWithHiddenChecks(NbGraderPreprocessor):
     ).tag(config=True)
     skip_tags = List(
         Unicode(),
-        default_value=["plot"],
-        help="Cells carrying any of these tags are not run when grading.",
+        default_value=list(SKIP_TAGS),
+        help=(
+            "Cells carrying any of these tags are not run when grading. Students' "
+            "self-check (minitorch.selfcheck) always skips 'plot' and 'self-check'."
+        ),
     ).tag(config=True)
     call_timeout = Float(
         5.0, help="Seconds one call into submission code may take."
