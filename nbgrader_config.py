@@ -54,6 +54,11 @@ c.Autograde.autograde_preprocessors = [
     CheckCellMetadata,
 ]
 
+# Cells the grader does not run: figures, and the notebook's last cell, which
+# reruns the visible test cells for students. minitorch.selfcheck, which
+# students run, skips the same two tags.
+c.GradeWithHiddenChecks.skip_tags = ["plot", "self-check"]
+
 # Limits for one submission's worker process.
 c.GradeWithHiddenChecks.call_timeout = 5.0  # seconds per call into student code
 c.GradeWithHiddenChecks.cell_timeout = 30.0  # seconds per notebook code cell

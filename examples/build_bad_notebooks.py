@@ -135,6 +135,11 @@ def metadata_from_the_future(text: bytes, nb: Any) -> Files:
     return {NOTEBOOK: _write(nb)}
 
 
+def plot_tag_removed(text: bytes, nb: Any) -> Files:
+    del nb.cells[_index(nb, "relu_plot")].metadata["tags"]
+    return {NOTEBOOK: _write(nb)}
+
+
 def solution_cell_deleted(text: bytes, nb: Any) -> Files:
     del nb.cells[_index(nb, "relu_solution")]
     return {NOTEBOOK: _write(nb)}
@@ -204,6 +209,10 @@ CASES: dict[str, tuple[str, Callable[[bytes, Any], Files], str, float, str]] = {
     "metadata-from-the-future": (
         "grading metadata with schema version 99",
         metadata_from_the_future, "adjusted", FULL, "metadata of cell 'relu'",
+    ),
+    "plot-tag-removed": (
+        "the plot tag removed from a read-only plotting cell",
+        plot_tag_removed, "adjusted", FULL, "tags of read-only cell 'relu_plot'",
     ),
     "solution-cell-deleted": (
         "the ReLU solution cell deleted",

@@ -169,6 +169,7 @@ class ReleasedCell:
     solution: bool
     task: bool
     points: float | None  # None unless it is a grade cell
+    tags: tuple[str, ...] = ()  # from the release notebook, which the gradebook lacks
 
     @property
     def grade(self) -> bool:
@@ -192,11 +193,19 @@ class ReleasedCell:
 
 
 def released_cells(
-    gradebook: Any, notebook: str, assignment: str
+    gradebook: Any,
+    notebook: str,
+    assignment: str,
+    release_nb: NotebookNode | None = None,
 ) -> list[ReleasedCell]:
     """Load the released cells of ``notebook`` from nbgrader's gradebook, in
     notebook order."""
     record = gradebook.find_notebook(notebook, assignment)
+    tags: dict[str, tuple[str, ...]] = {}
+    for cell in release_nb.cells if release_nb is not None else []:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if grade_id:
+            tags[grade_id] = tuple(cell.metadata.get("tags", ()))
     points = {cell.name: float(cell.max_score) for cell in record.grade_cells}
     solutions = {cell.name for cell in record.solution_cells}
     tasks = {cell.name for cell in record.task_cells}
@@ -210,6 +219,7 @@ def released_cells(
             solution=cell.name in solutions,
             task=cell.name in tasks,
             points=points.get(cell.name),
+            tags=tags.get(cell.name, ()),
         )
         # Rows come back in the order generate_assignment stored them, which is
         # notebook order; nbgrader's OverwriteCells relies on the same. The
@@ -232,6 +242,8 @@ def _new_cell(released: ReleasedCell, taken: set[str]) -> NotebookNode:
         cell.id = f"{base}-{suffix}"
     taken.add(cell.id)
     cell.metadata["nbgrader"] = released.metadata()
+    if released.tags:
+        cell.metadata["tags"] = list(released.tags)
     if released.locked:
         cell.metadata["editable"] = False
         cell.metadata["deletable"] = False
@@ -314,6 +326,15 @@ def reconcile_cells(nb: NotebookNode, released: list[ReleasedCell]) -> list[str]
                 f"the grading metadata of cell {grade_id!r} was changed; restored"
             )
         cell.metadata["nbgrader"] = canonical
+        # Tags decide which cells the grader skips, such as plots.
+        if expected.locked and tuple(cell.metadata.get("tags", ())) != expected.tags:
+            notes.append(
+                f"the tags of read-only cell {grade_id!r} were changed; restored"
+            )
+            if expected.tags:
+                cell.metadata["tags"] = list(expected.tags)
+            else:
+                cell.metadata.pop("tags", None)
         if expected.locked and expected.checksum:
             if utils.compute_checksum(cell) != expected.checksum:
                 notes.append(

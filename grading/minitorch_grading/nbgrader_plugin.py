@@ -17,15 +17,13 @@
 
 from __future__ import annotations
 
-import ast
 import logging
 from pathlib import Path
 from typing import Any
 
-from IPython.core.inputtransformer2 import TransformerManager
+import nbformat
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
-from nbgrader import utils
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Float, Int, List, Unicode
@@ -37,6 +35,12 @@ from minitorch_grading.intake import (
     read_submitted_notebook,
     reconcile_cells,
     released_cells,
+)
+from minitorch_grading.notebook_cells import (
+    SKIP_TAGS,
+    is_test_cell,
+    skipped_names,
+    submission_code,
 )
 from minitorch_grading.records import CheckOutcome, Record
 from minitorch_grading.runner import CellResult, grade_cells
@@ -64,69 +68,6 @@ def format_report(result: CellResult) -> str:
             for line in check.message.splitlines():
                 lines.append(f"    {line}")
     return "\n".join(lines) + "\n"
-
-
-def is_test_cell(cell: NotebookNode) -> bool:
-    """Return whether ``cell`` is an autograded test cell (graded, not a solution)."""
-    return (
-        cell.cell_type == "code"
-        and utils.is_grade(cell)
-        and not utils.is_solution(cell)
-    )
-
-
-def submission_code(nb: NotebookNode, skip_tags: set[str]) -> list[tuple[int, str]]:
-    """Return the code cells to run, as (cell index, Python source) pairs.
-
-    Test cells are left out because the hidden checks replace them, and so are
-    cells tagged with one of ``skip_tags`` (plots and demonstrations). IPython
-    syntax such as ``%matplotlib inline`` is turned into plain Python here, by
-    IPython's own transformer, so the worker needs no IPython.
-    """
-    transformer = TransformerManager()
-    cells = []
-    for index, cell in enumerate(nb.cells):
-        if cell.cell_type != "code" or is_test_cell(cell):
-            continue
-        if skip_tags & set(cell.get("metadata", {}).get("tags", [])):
-            continue
-        try:
-            source = transformer.transform_cell(cell.source)
-        except SyntaxError:
-            source = cell.source  # the worker reports the syntax error
-        cells.append((index, source))
-    return cells
-
-
-def skipped_names(nb: NotebookNode, skip_tags: set[str]) -> frozenset[str]:
-    """Names that the skipped cells define at top level (imports, defs, assignments).
-
-    Submission code that uses one of them works in Jupyter but not when graded,
-    so the grader's NameError message points at the skipped cell.
-    """
-    transformer = TransformerManager()
-    names: set[str] = set()
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        if not skip_tags & set(cell.get("metadata", {}).get("tags", [])):
-            continue
-        try:
-            tree = ast.parse(transformer.transform_cell(cell.source))
-        except SyntaxError:
-            continue
-        for node in tree.body:
-            if isinstance(node, (ast.Import, ast.ImportFrom)):
-                names.update(
-                    (alias.asname or alias.name).split(".")[0] for alias in node.names
-                )
-            elif isinstance(
-                node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-            ):
-                names.add(node.name)
-            elif isinstance(node, ast.Assign):
-                names.update(t.id for t in node.targets if isinstance(t, ast.Name))
-    return frozenset(names)
 
 
 def _submission_of(notebook: Path) -> tuple[Path, str, str] | None:
@@ -228,8 +169,20 @@ class ValidateSubmission(NbGraderPreprocessor):
             records.write_record(course_root, record)
             raise InvalidNotebook("; ".join(record.reasons))
 
+        release_path = (
+            course_root / "release" / info["assignment"] / f"{info['notebook']}.ipynb"
+        )
+        release_nb = None
+        if release_path.is_file():
+            release_nb = nbformat.read(release_path, as_version=4)
+        else:
+            self.log.warning(
+                "%s not found, so restored cells get no tags", release_path
+            )
         with Gradebook(info["db_url"]) as gradebook:
-            released = released_cells(gradebook, info["notebook"], info["assignment"])
+            released = released_cells(
+                gradebook, info["notebook"], info["assignment"], release_nb
+            )
         for note in reconcile_cells(nb, released):
             self.log.warning("%s: %s", info["student"], note)
             record.add(records.ADJUSTED, note)
@@ -301,8 +254,11 @@ class GradeWithHiddenChecks(NbGraderPreprocessor):
     ).tag(config=True)
     skip_tags = List(
         Unicode(),
-        default_value=["plot"],
-        help="Cells carrying any of these tags are not run when grading.",
+        default_value=list(SKIP_TAGS),
+        help=(
+            "Cells carrying any of these tags are not run when grading. Students' "
+            "self-check (minitorch.selfcheck) always skips 'plot' and 'self-check'."
+        ),
     ).tag(config=True)
     call_timeout = Float(
         5.0, help="Seconds one call into submission code may take."

@@ -485,6 +485,38 @@ class Submission:
         self._ensure_worker()
         return self._exchange(header, arrays, seconds)
 
+    def run_cell(self, index: int, source: str) -> StudentError | None:
+        """Run one more cell, such as a test cell, after the notebook's cells.
+
+        Returns the error the cell raised, or None. A cell that hangs or ends
+        the process is returned as an error too. The worker is then discarded,
+        so the next request starts a new one, which runs the notebook's cells
+        again but not this cell.
+        """
+        header = {"op": "load", "cells": [{"index": index, "source": source}]}
+        try:
+            response, _ = self._send(header, [], self.limits.cell_seconds)
+        except WorkerTimeout as error:
+            message = str(error)
+            if message.startswith("did not"):  # this cell's own deadline
+                message = f"the cell {message}"
+            return StudentError("TimeoutError", message, "")
+        except WorkerFailure as error:
+            return StudentError("ProcessExit", str(error), "")
+        cells = response.get("cells")
+        if (
+            not isinstance(cells, list)
+            or len(cells) != 1
+            or not isinstance(cells[0], dict)
+        ):
+            raise WorkerProtocolError("'cells' is not a list of one cell result")
+        error = cells[0].get("error")
+        if not error:
+            return None
+        if not isinstance(error, dict):
+            raise WorkerProtocolError("a cell's 'error' is not an object")
+        return self._student_error(error)
+
     def inspect(self, name: str) -> dict[str, Any]:
         """Describe the global ``name``: kind, method resolution order, neighbours."""
         response, _ = self._send(

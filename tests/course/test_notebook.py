@@ -9,7 +9,9 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from traitlets.config import PyFileConfigLoader
 
+from minitorch_grading.nbgrader_plugin import GradeWithHiddenChecks
 from minitorch_grading.runner import collect_checks
 from tests.conftest import ASSIGNMENT, REPO, error_outputs
 
@@ -55,6 +57,9 @@ def test_notebook_written_answer_graded_by_hand():
 
 def test_notebook_solution_passes_visible_tests_in_kernel(tmp_path: Path):
     nb = nbformat.read(SOURCE, as_version=4)
+    # The last cell checks activations.ipynb in the kernel's working directory,
+    # so the notebook is saved there first, as a student saves it.
+    nbformat.write(nb, tmp_path / SOURCE.name)
     os.environ.setdefault("MPLBACKEND", "Agg")
     client = NotebookClient(
         nb,
@@ -74,6 +79,7 @@ def test_notebook_solution_passes_visible_tests_in_kernel(tmp_path: Path):
     )
     for task in range(1, 8):
         assert f"Task {task}: visible checks passed" in printed
+    assert "7 of 7 visible checks passed." in printed
     assert error_outputs(nb) == []
 
 
@@ -87,3 +93,16 @@ def test_notebook_plot_cells_skipped_when_grading(tag_cell: str):
     )
 
     assert "plot" in cell.metadata.get("tags", [])
+
+
+def test_notebook_self_check_cell_skipped_when_grading():
+    nb = nbformat.read(SOURCE, as_version=4)
+    last = nb.cells[-1]
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(REPO)).load_config()
+
+    assert last.metadata.nbgrader["grade_id"] == "self_check"
+    assert last.metadata.nbgrader["locked"] is True
+    assert "self-check" in last.metadata.tags
+    assert "run_self_check(" in last.source
+    assert "self-check" in GradeWithHiddenChecks().skip_tags
+    assert "self-check" in config.GradeWithHiddenChecks.skip_tags
