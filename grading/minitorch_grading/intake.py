@@ -169,7 +169,9 @@ class ReleasedCell:
     solution: bool
     task: bool
     points: float | None  # None unless it is a grade cell
-    tags: tuple[str, ...] = ()  # from the release notebook, which the gradebook lacks
+    # From the release notebook, because the gradebook has no tags; None when
+    # the release notebook was not available, so tags are left as they are.
+    tags: tuple[str, ...] | None = None
 
     @property
     def grade(self) -> bool:
@@ -219,7 +221,7 @@ def released_cells(
             solution=cell.name in solutions,
             task=cell.name in tasks,
             points=points.get(cell.name),
-            tags=tags.get(cell.name, ()),
+            tags=tags.get(cell.name, ()) if release_nb is not None else None,
         )
         # Rows come back in the order generate_assignment stored them, which is
         # notebook order; nbgrader's OverwriteCells relies on the same. The
@@ -327,7 +329,12 @@ def reconcile_cells(nb: NotebookNode, released: list[ReleasedCell]) -> list[str]
             )
         cell.metadata["nbgrader"] = canonical
         # Tags decide which cells the grader skips, such as plots.
-        if expected.locked and tuple(cell.metadata.get("tags", ())) != expected.tags:
+        current_tags = tuple(cell.metadata.get("tags", ()))
+        if (
+            expected.locked
+            and expected.tags is not None
+            and current_tags != expected.tags
+        ):
             notes.append(
                 f"the tags of read-only cell {grade_id!r} were changed; restored"
             )

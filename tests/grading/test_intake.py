@@ -328,9 +328,9 @@ def release_nb(course: Path):
 
 
 @pytest.fixture(scope="module")
-def gradebook_cells(db_url: str) -> list[ReleasedCell]:
+def gradebook_cells(db_url: str, release_nb) -> list[ReleasedCell]:
     with Gradebook(db_url) as gradebook:
-        return released_cells(gradebook, "activations", ASSIGNMENT)
+        return released_cells(gradebook, "activations", ASSIGNMENT, release_nb)
 
 
 @pytest.fixture(scope="module")
@@ -723,3 +723,33 @@ def test_validator_rejects_unreconciled_damage(nb, damage) -> None:
 
     with pytest.raises((ValidationError, SchemaMismatchError)):
         CheckCellMetadata().preprocess(nb, {})
+
+
+def test_reconcile_plot_tag_restored(nb, released) -> None:
+    index = index_of(nb, "relu_plot")
+    del nb.cells[index].metadata["tags"]
+
+    notes = reconcile_cells(nb, released)
+
+    assert notes == ["the tags of read-only cell 'relu_plot' were changed; restored"]
+    assert nb.cells[index].metadata["tags"] == ["plot"]
+
+
+def test_reconcile_restored_cell_gets_tags(nb, released) -> None:
+    del nb.cells[index_of(nb, "relu_plot")]
+
+    reconcile_cells(nb, released)
+
+    assert nb.cells[index_of(nb, "relu_plot")].metadata["tags"] == ["plot"]
+
+
+def test_reconcile_without_release_keeps_tags(db_url: str, nb) -> None:
+    with Gradebook(db_url) as gradebook:
+        unknown_tags = released_cells(gradebook, "activations", ASSIGNMENT)
+    index = index_of(nb, "relu_plot")
+    del nb.cells[index].metadata["tags"]
+
+    notes = reconcile_cells(nb, unknown_tags)
+
+    assert notes == []
+    assert "tags" not in nb.cells[index].metadata
