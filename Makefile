@@ -41,4 +41,4 @@ examples: release
 	$(RUN) $(BIN)/python examples/build_canvas_zip.py
 
 clean:
-	rm -rf submitted autograded feedback grading_status gradebook.db grades.csv
+	rm -rf submitted autograded feedback grading_status reports gradebook.db grades.csv

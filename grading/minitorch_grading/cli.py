@@ -9,6 +9,7 @@ the current directory unless ``--course`` names another)::
     minitorch-course grade activations
     minitorch-course feedback activations
     minitorch-course export
+    minitorch-course report activations
     minitorch-course check path/to/activations.ipynb
     minitorch-course demo
 
@@ -129,6 +130,18 @@ def cmd_export(args: argparse.Namespace, course: Path) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace, course: Path) -> int:
+    from minitorch_grading.report import ReportError, build_report
+
+    output = args.output or course / "reports" / args.assignment
+    try:
+        page = build_report(course, args.assignment, output)
+    except ReportError as error:
+        raise CourseError(str(error)) from None
+    print(f"Class report written to {page}")
+    return 0
+
+
 def cmd_check(args: argparse.Namespace, course: Path | None) -> int:
     from minitorch_grading import selfcheck
 
@@ -239,6 +252,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument(
         "--to", default="grades.csv", help="CSV file to write (default: grades.csv)"
+    )
+
+    report = add(
+        "report",
+        cmd_report,
+        "Write a class report: an HTML page with plots of the score distribution "
+        "and of each hidden check's pass rate, and the most common failure "
+        "messages.",
+    )
+    add_assignment(report)
+    report.add_argument(
+        "--output",
+        type=Path,
+        help="folder for report.html and its plots (default: reports/ASSIGNMENT)",
     )
 
     check = add(

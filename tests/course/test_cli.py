@@ -13,7 +13,16 @@ import pytest
 
 from tests.conftest import ASSIGNMENT, REPO, make_course, nbgrader_environment
 
-SUBCOMMANDS = ("release", "collect", "grade", "feedback", "export", "check", "demo")
+SUBCOMMANDS = (
+    "release",
+    "collect",
+    "grade",
+    "feedback",
+    "export",
+    "report",
+    "check",
+    "demo",
+)
 EXAMPLES = REPO / "examples" / "submissions"
 EXPECTED = json.loads((EXAMPLES / "expected_scores.json").read_text())
 
@@ -110,12 +119,15 @@ def cycle(tmp_path_factory: pytest.TempPathFactory):
         "grade": course_command("grade", cwd=course),
         "feedback": course_command("feedback", cwd=course),
         "export": course_command("export", "--to", "out/grades.csv", cwd=course),
+        "report": course_command("report", cwd=course),
     }
     return course, steps
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("step", ["release", "collect", "grade", "feedback", "export"])
+@pytest.mark.parametrize(
+    "step", ["release", "collect", "grade", "feedback", "export", "report"]
+)
 def test_cli_cycle_step_succeeds(cycle, step: str):
     _, steps = cycle
 
@@ -221,3 +233,22 @@ def test_cli_check_unreadable_notebook(tmp_path: Path):
 
     assert completed.returncode == 2
     assert str(broken) in completed.stderr or broken.name in completed.stderr
+
+
+@pytest.mark.slow
+def test_cli_report_written(cycle):
+    course, _ = cycle
+    folder = course / "reports" / ASSIGNMENT
+
+    assert (folder / "report.html").is_file()
+    assert sorted(path.name for path in folder.glob("*.png")) == [
+        "check_pass_rates.png",
+        "scores.png",
+    ]
+
+
+def test_cli_report_before_grading(course: Path):
+    completed = course_command("report", cwd=course)
+
+    assert completed.returncode == 2
+    assert "nbgrader autograde" in completed.stderr
