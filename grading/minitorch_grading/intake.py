@@ -230,6 +230,35 @@ def released_cells(
     ]
 
 
+def released_cells_from_notebook(nb: NotebookNode) -> list[ReleasedCell]:
+    """Read the released cells from a release notebook's nbgrader metadata.
+
+    It replaces :func:`released_cells` where there is no gradebook, as
+    when grading on Gradescope. ``nbgrader generate_assignment`` writes the
+    same source, checksum and flags to the release notebook as to the gradebook.
+    """
+    cells = []
+    for cell in nb.cells:
+        metadata = cell.get("metadata", {}).get("nbgrader")
+        if not isinstance(metadata, dict) or "grade_id" not in metadata:
+            continue
+        grade = utils.is_grade(cell)
+        cells.append(
+            ReleasedCell(
+                grade_id=metadata["grade_id"],
+                cell_type=cell.cell_type,
+                source=cell.source,
+                checksum=metadata.get("checksum"),
+                locked=utils.is_locked(cell),
+                solution=utils.is_solution(cell),
+                task=utils.is_task(cell),
+                points=float(metadata.get("points", 0)) if grade else None,
+                tags=tuple(cell.metadata.get("tags", ())),
+            )
+        )
+    return cells
+
+
 def _new_cell(released: ReleasedCell, taken: set[str]) -> NotebookNode:
     if released.cell_type == "code":
         cell = nbformat.v4.new_code_cell(released.source)

@@ -18,6 +18,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +72,97 @@ def format_report(result: CellResult) -> str:
     return "\n".join(lines) + "\n"
 
 
+@dataclass
+class TestCellScore:
+    """Points that one autograded test cell of a notebook earned."""
+
+    index: int  # position of the cell in the notebook
+    grade_id: str
+    points: float  # the cell's points, from its nbgrader metadata
+    score: float  # the score of the cell's checks, scaled to ``points``
+    result: CellResult | None  # None when no hidden check counts toward the cell
+
+
+def grade_notebook(
+    nb: NotebookNode,
+    assignment: str,
+    *,
+    skip_tags: Iterable[str] = SKIP_TAGS,
+    limits: Limits | None = None,
+    seed: int = 0,
+    label: str = "submission",
+) -> tuple[dict[str, CellResult], Submission]:
+    """Run the code cells of ``nb`` in a worker and grade them with the hidden
+    checks of ``assignment``.
+
+    Returns the results by grade_id and the submission, as :func:`grade_cells`
+    does. Cells tagged with one of ``skip_tags`` are left out. ``label`` names
+    the submission in log messages.
+    """
+    tags = set(skip_tags)
+    return grade_cells(
+        assignment,
+        submission_code(nb, tags),
+        skipped=skipped_names(nb, tags),
+        limits=limits,
+        seed=seed,
+        label=label,
+    )
+
+
+def score_test_cells(
+    nb: NotebookNode,
+    results: dict[str, CellResult],
+    logger: logging.Logger | logging.LoggerAdapter = log,
+) -> list[TestCellScore]:
+    """Score each autograded test cell of ``nb`` from the hidden checks' results.
+
+    A cell earns the passed fraction of its checks' points times the cell's
+    own points, so checks that add up to another total are scaled to the cell.
+    A cell that no check counts toward scores 0. ``logger`` gets an error for
+    each of these two mismatches.
+    """
+    scores = []
+    for index, cell in enumerate(nb.cells):
+        if not is_test_cell(cell):
+            continue
+        grade_id = cell.metadata.nbgrader["grade_id"]
+        points = float(cell.metadata.nbgrader.get("points", 0))
+        result = results.get(grade_id)
+        if result is None:
+            logger.error(
+                "No hidden checks count toward grade cell %r; it scores 0. Add "
+                "checks marked with grade_id=%r.",
+                grade_id,
+                grade_id,
+            )
+            scores.append(TestCellScore(index, grade_id, points, 0.0, None))
+            continue
+        if abs(result.max_score - points) > 1e-9:
+            logger.error(
+                "Grade cell %r is worth %g points but its checks add up to %g; "
+                "scores are scaled to the cell's points.",
+                grade_id,
+                points,
+                result.max_score,
+            )
+        score = result.score * points / result.max_score if result.max_score else 0.0
+        scores.append(TestCellScore(index, grade_id, points, score, result))
+    return scores
+
+
+def add_extra_files_reason(record: Record, directory: Path, expected: set[str]) -> None:
+    """Add a reason to ``record`` for files beside the ``expected`` notebooks."""
+    extras = extra_files(directory, expected)
+    if extras:
+        shown = ", ".join(extras[:10]) + (", ..." if len(extras) > 10 else "")
+        record.add(
+            records.ADJUSTED,
+            f"{len(extras)} extra file(s) in the submission were ignored, because "
+            f"grading runs the notebook alone: {shown}",
+        )
+
+
 def _submission_of(notebook: Path) -> tuple[Path, str, str] | None:
     """(course, student, assignment) of a notebook in nbgrader's default layout
     ``<course>/<step>/<student>/<assignment>/<notebook>.ipynb``."""
@@ -119,14 +212,7 @@ def record_submission_files(
             read_submitted_notebook(directory / name)
         except InvalidNotebook as error:
             record.add(records.INVALID, str(error))
-    extras = extra_files(directory, expected)
-    if extras:
-        shown = ", ".join(extras[:10]) + (", ..." if len(extras) > 10 else "")
-        record.add(
-            records.ADJUSTED,
-            f"{len(extras)} extra file(s) in the submission were ignored, because "
-            f"grading runs the notebook alone: {shown}",
-        )
+    add_extra_files_reason(record, directory, expected)
     if record.outcome == records.INVALID:
         record.finish()
         log.error("%s: invalid submission: %s", student_id, "; ".join(record.reasons))
@@ -297,10 +383,10 @@ class GradeWithHiddenChecks(NbGraderPreprocessor):
         seed = student_seed(load_secret(Path(self.secret_file)), assignment, student)
 
         self.log.info("Grading %s of %s with hidden checks", assignment, student)
-        results, submission = grade_cells(
+        results, submission = grade_notebook(
+            nb,
             assignment,
-            submission_code(nb, set(self.skip_tags)),
-            skipped=skipped_names(nb, set(self.skip_tags)),
+            skip_tags=self.skip_tags,
             limits=self._limits(),
             seed=seed,
             label=student,
@@ -322,52 +408,31 @@ class GradeWithHiddenChecks(NbGraderPreprocessor):
                 error.type_name,
             )
 
-        total = 0.0
-        total_points = 0.0
-        for cell in nb.cells:
-            if not is_test_cell(cell):
-                continue
-            grade_id = cell.metadata.nbgrader["grade_id"]
-            result = results.get(grade_id)
-            total_points += float(cell.metadata.nbgrader.get("points", 0))
-            if result is None:
-                self.log.error(
-                    "No hidden checks count toward grade cell %r; it scores 0. Add "
-                    "checks marked with grade_id=%r.",
-                    grade_id,
-                    grade_id,
-                )
+        scores = score_test_cells(nb, results, self.log)
+        for cell_score in scores:
+            cell = nb.cells[cell_score.index]
+            if cell_score.result is None:
                 cell.outputs = [
                     new_output(
                         "error",
                         ename="GradingError",
-                        evalue=f"no hidden checks exist for {grade_id}",
+                        evalue=f"no hidden checks exist for {cell_score.grade_id}",
                         traceback=[],
                     )
                 ]
                 continue
-
-            points = float(cell.metadata.nbgrader.get("points", 0))
-            if abs(result.max_score - points) > 1e-9:
-                self.log.error(
-                    "Grade cell %r is worth %g points but its checks add up to %g; "
-                    "scores are scaled to the cell's points.",
-                    grade_id,
-                    points,
-                    result.max_score,
-                )
-            score = (
-                result.score * points / result.max_score if result.max_score else 0.0
-            )
-            total += score
             cell.outputs = [
-                new_output("stream", name="stdout", text=format_report(result)),
+                new_output(
+                    "stream", name="stdout", text=format_report(cell_score.result)
+                ),
                 new_output(
                     "execute_result",
-                    data={"text/plain": f"{score:g}"},
+                    data={"text/plain": f"{cell_score.score:g}"},
                     execution_count=None,
                 ),
             ]
+        total = sum(cell_score.score for cell_score in scores)
+        total_points = sum(cell_score.points for cell_score in scores)
 
         location = _submission_of(
             Path(resources["metadata"]["path"]) / f"{info.get('notebook', '')}.ipynb"
