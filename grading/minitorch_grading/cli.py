@@ -127,6 +127,19 @@ def cmd_export(args: argparse.Namespace, course: Path) -> int:
     destination.parent.mkdir(parents=True, exist_ok=True)
     run_nbgrader(course, "export", "--to", str(destination))
     print(f"Grades written to {destination}")
+    if args.gradescope or args.autograder_zip:
+        from minitorch_grading import gradescope
+    if args.gradescope:
+        written = gradescope.write_results(course, args.assignment, args.gradescope)
+        print(
+            f"{len(written)} Gradescope results.json file(s) written to "
+            f"{args.gradescope}"
+        )
+    if args.autograder_zip:
+        archive = gradescope.build_autograder_zip(
+            course, args.assignment, args.autograder_zip
+        )
+        print(f"Gradescope autograder written to {archive}")
     return 0
 
 
@@ -252,6 +265,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument(
         "--to", default="grades.csv", help="CSV file to write (default: grades.csv)"
+    )
+    export.add_argument(
+        "--assignment",
+        default=DEFAULT_ASSIGNMENT,
+        help="assignment for the Gradescope outputs (default: "
+        f"{DEFAULT_ASSIGNMENT}); the CSV has every assignment",
+    )
+    export.add_argument(
+        "--gradescope",
+        type=Path,
+        metavar="DIR",
+        help="also write DIR/<student>/results.json in Gradescope's autograder format",
+    )
+    export.add_argument(
+        "--autograder-zip",
+        type=Path,
+        metavar="FILE",
+        help="also build a Gradescope autograder zip (setup.sh, run_autograder) "
+        "that grades with the same hidden checks and isolation",
     )
 
     report = add(

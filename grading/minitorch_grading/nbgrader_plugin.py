@@ -284,14 +284,18 @@ def update_record(
     max_score: float,
 ) -> None:
     """Add one submission's grading outcome to its status record and finish it."""
+    checks = [check for result in results.values() for check in result.checks]
     for index in sorted(submission.fatal_cells):
         error = submission.cell_errors[index]
         status = (
             records.TIMED_OUT if error.type_name == "TimeoutError" else records.CRASHED
         )
+        # A cell left out after it hung or ended Python costs nothing when every
+        # check still passes, so it is only noted then.
+        if all(check.passed for check in checks):
+            status = records.GRADED
         record.add(status, f"{submission.describe_cell(index)}: {error.message}")
 
-    checks = [check for result in results.values() for check in result.checks]
     by_kind: dict[str, int] = {}
     for check in checks:
         if not check.passed:

@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -118,7 +119,16 @@ def cycle(tmp_path_factory: pytest.TempPathFactory):
         "collect": course_command("collect", "--folder", str(picked), cwd=course),
         "grade": course_command("grade", cwd=course),
         "feedback": course_command("feedback", cwd=course),
-        "export": course_command("export", "--to", "out/grades.csv", cwd=course),
+        "export": course_command(
+            "export",
+            "--to",
+            "out/grades.csv",
+            "--gradescope",
+            "out/gradescope",
+            "--autograder-zip",
+            "out/autograder.zip",
+            cwd=course,
+        ),
         "report": course_command("report", cwd=course),
     }
     return course, steps
@@ -252,3 +262,26 @@ def test_cli_report_before_grading(course: Path):
 
     assert completed.returncode == 2
     assert "nbgrader autograde" in completed.stderr
+
+
+@pytest.mark.slow
+def test_cli_export_gradescope_results(cycle):
+    course, _ = cycle
+    results = json.loads(
+        (course / "out" / "gradescope" / "correct" / "results.json").read_text()
+    )
+
+    assert results["score"] == EXPECTED["correct"]["expected_score"]
+    assert all(test["status"] == "passed" for test in results["tests"])
+
+
+@pytest.mark.slow
+def test_cli_export_autograder_zip(cycle):
+    course, _ = cycle
+
+    with zipfile.ZipFile(course / "out" / "autograder.zip") as archive:
+        names = set(archive.namelist())
+
+    assert "setup.sh" in names
+    assert "run_autograder" in names
+    assert not any(name.startswith("source/") for name in names)
