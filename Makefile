@@ -21,7 +21,7 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
 	touch $@
 
 demo: $(VENV)/.installed
-	$(RUN) $(BIN)/python -m minitorch_grading.demo
+	$(RUN) $(BIN)/minitorch-course demo
 
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
@@ -41,4 +41,4 @@ examples: release
 	$(RUN) $(BIN)/python examples/build_canvas_zip.py
 
 clean:
-	rm -rf submitted autograded feedback grading_status reports gradebook.db grades.csv
+	rm -rf submitted autograded feedback grading_status reports gradescope gradebook.db grades.csv

@@ -63,21 +63,38 @@ ATTACKS = {
         "sys.modules['minitorch_grading.contract'] = fake\n",
     ),
     "read-solution-from-disk": (
-        "a search of the disk for the source notebook and hidden checks",
-        "import glob\nimport json\n\nstolen = []\n"
+        "the solution read from the source notebook and rerun after every cell",
+        "import glob\nimport json\nimport os\n\nstolen = []\n"
+        "# The course directory is usually an ancestor of the working directory.\n"
+        "folder = os.getcwd()\n"
+        "while folder != os.path.dirname(folder):\n"
+        "    folder = os.path.dirname(folder)\n"
+        "    stolen += glob.glob(folder + '/source/activations/activations.ipynb')\n"
         "for root in ['/tmp', '/work', '/home', '/root', '/srv']:\n"
+        "    if stolen:\n        break\n"
         "    for name in ['source/activations/activations.ipynb',\n"
         "                 'minitorch_grading/contract.py']:\n"
         "        try:\n"
         "            stolen += glob.glob(f'{root}/**/{name}', recursive=True)[:1]\n"
         "        except OSError:\n            pass\n"
+        "solution = []\n"
         "for path in stolen:\n"
         "    try:\n        source = open(path).read()\n"
         "    except OSError:\n        continue\n"
         "    if path.endswith('.ipynb'):\n"
         "        for cell in json.loads(source)['cells']:\n"
-        "            if 'BEGIN SOLUTION' in ''.join(cell['source']):\n"
-        "                exec(''.join(cell['source']))\n",
+        "            text = ''.join(cell['source'])\n"
+        "            if 'BEGIN SOLUTION' in text and 'class ' in text:\n"
+        "                solution.append(text)\n"
+        "solution = '\\n'.join(solution)\n\n\n"
+        "def rerun_solution(*args):\n"
+        "    # Silently, so that no error output gives the cheat away.\n"
+        "    try:\n        exec(solution, get_ipython().user_ns)\n"
+        "    except Exception:\n        pass\n\n\n"
+        "# Run the solution again after each cell, over the student's own classes.\n"
+        "try:\n"
+        "    get_ipython().events.register('post_run_cell', rerun_solution)\n"
+        "except NameError:\n    pass\n",
     ),
     "write-gradebook": (
         "an attempt to zero every other student's grade in gradebook.db",

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import sys
 import zipfile
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ SUBMISSIONS = ROOT / "examples" / "submissions"
 OUTPUT = ROOT / "examples" / "canvas"
 ZIP_NAME = "activations-submissions.zip"
 ROSTER_NAME = "roster.csv"
+SOURCES_NAME = "sources.json"
 
 DUE_DATE = "2025-03-14 23:59:00"  # UTC
 
@@ -196,7 +198,16 @@ def main(argv: list[str] | None = None) -> int:
     output.mkdir(parents=True, exist_ok=True)
     (output / ZIP_NAME).write_bytes(build_zip())
     (output / ROSTER_NAME).write_text(build_roster(), encoding="utf-8")
-    print(f"wrote {output / ZIP_NAME} and {output / ROSTER_NAME}")
+    # The notebook each student's latest upload was made from, so the demo can
+    # compare the imported students' scores with the bundled expected scores.
+    latest: dict[int, Upload] = {}
+    for upload in UPLOADS:
+        previous = latest.get(upload.student.canvas_id)
+        if upload.source and (previous is None or upload.time > previous.time):
+            latest[upload.student.canvas_id] = upload
+    sources = {str(key): upload.source for key, upload in sorted(latest.items())}
+    (output / SOURCES_NAME).write_text(json.dumps(sources, indent=2) + "\n")
+    print(f"wrote {ZIP_NAME}, {ROSTER_NAME} and {SOURCES_NAME} to {output}")
     return 0
 
 

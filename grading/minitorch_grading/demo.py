@@ -1,8 +1,10 @@
 """Run the whole grading cycle on the bundled example submissions.
 
 Releases the assignment, copies each bundled submission into ``submitted/``
-as nbgrader's ``collect`` would, autogrades them with ``nbgrader autograde``,
-prints a score table beside the expected scores, and exports the grades CSV.
+as nbgrader's ``collect`` would, imports the sample Canvas zip, autogrades
+everything with ``nbgrader autograde``, prints a score table beside the
+expected scores, and writes the grades CSV, Gradescope's results.json files
+and the class report.
 Run it from the course directory (the one with ``nbgrader_config.py``)::
 
     python -m minitorch_grading.demo
@@ -24,11 +26,14 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook
 
-from minitorch_grading import records
+from minitorch_grading import gradescope, records
+from minitorch_grading.lms import import_canvas_zip, read_canvas_roster
+from minitorch_grading.report import build_report
 
 log = logging.getLogger(__name__)
 
 ASSIGNMENT = "activations"
+CANVAS_ZIP = "activations-submissions.zip"
 COURSE_ID = "minitorch-activations"  # c.CourseDirectory.course_id in nbgrader_config.py
 
 
@@ -58,6 +63,29 @@ def collect(course: Path, examples: Path) -> list[str]:
         students.append(student)
     log.info("collected %d submissions into %s", len(students), course / "submitted")
     return students
+
+
+def import_canvas(course: Path, canvas: Path, expected: dict[str, dict]) -> list[str]:
+    """Import the sample Canvas zip; add its students' expected scores.
+
+    ``sources.json`` names the bundled submission each Canvas student's latest
+    notebook was made from, and so its expected score.
+    """
+    report = import_canvas_zip(
+        course,
+        ASSIGNMENT,
+        canvas / CANVAS_ZIP,
+        force=True,
+        roster=read_canvas_roster(canvas / "roster.csv"),
+    )
+    print(report.render())
+    sources = json.loads((canvas / "sources.json").read_text())
+    for student, source in sources.items():
+        expected[student] = {
+            **expected.get(source, {}),
+            "mistake": f"Canvas import of {source}",
+        }
+    return sorted(sources)
 
 
 def autograded_scores(
@@ -148,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
 
     run_nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
     students = collect(course, examples)
+    canvas = course / "examples" / "canvas"
+    if (canvas / CANVAS_ZIP).is_file():
+        students += import_canvas(course, canvas, expected)
     run_nbgrader(course, "autograde", ASSIGNMENT, "--force")
     scores = autograded_scores(course, students)
     statuses = {}
@@ -156,7 +187,12 @@ def main(argv: list[str] | None = None) -> int:
         statuses[student] = record.status if record else "?"
     mismatches = print_table(expected, scores, statuses)
     run_nbgrader(course, "export", "--to", str(course / "grades.csv"))
-    print(f"Grades written to {course / 'grades.csv'}")
+    print(f"Grades written to {course / 'grades.csv'}, with a status per submission")
+    written_to = course / "gradescope" / ASSIGNMENT
+    written = gradescope.write_results(course, ASSIGNMENT, written_to)
+    print(f"Gradescope results.json of {len(written)} submissions in {written_to}")
+    page = build_report(course, ASSIGNMENT, course / "reports" / ASSIGNMENT)
+    print(f"Class report written to {page}")
     if mismatches:
         print(f"{mismatches} submission(s) scored differently from the expected score.")
         return 1

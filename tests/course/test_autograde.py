@@ -27,6 +27,7 @@ from tests.conftest import (
 )
 from tests.course.test_release import hidden_check_lines, solution_lines
 
+CANVAS = json.loads((REPO / "examples" / "canvas" / "sources.json").read_text())
 EXPECTED = json.loads(
     (REPO / "examples" / "submissions" / "expected_scores.json").read_text()
 )
@@ -39,7 +40,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A course with every bundled submission autograded; returns (course, log)."""
     course = make_course(tmp_path_factory.mktemp("graded") / "course")
     completed = subprocess.run(
-        [sys.executable, "-m", "minitorch_grading.demo", "--course", str(course)],
+        [sys.executable, "-m", "minitorch_grading", "--course", str(course), "demo"],
         env=nbgrader_environment(),
         capture_output=True,
         text=True,
@@ -120,7 +121,8 @@ def test_autograde_written_answer_waits_for_manual_grading(graded):
 def test_autograde_demo_prints_score_table(graded):
     _, log = graded
 
-    assert f"All {len(EXPECTED)} submissions earned their expected scores." in log
+    total = len(EXPECTED) + len(CANVAS)
+    assert f"All {total} submissions earned their expected scores." in log
     assert "naive-sigmoid" in log
 
 
@@ -129,7 +131,7 @@ def test_export_writes_every_student(graded):
     with open(course / "grades.csv", newline="") as handle:
         rows = {row["student_id"]: row for row in csv.DictReader(handle)}
 
-    assert set(rows) == set(EXPECTED)
+    assert set(rows) == set(EXPECTED) | set(CANVAS)
     assert float(rows["untouched-release"]["raw_score"]) == 0.0
     assert (
         float(rows["naive-sigmoid"]["raw_score"])
@@ -206,7 +208,7 @@ def test_feedback_contains_no_hidden_check_code(graded):
     lines = hidden_check_lines()
     pages = sorted((course / "feedback").rglob("*.html"))
 
-    assert len(pages) == len(EXPECTED)
+    assert len(pages) == len(EXPECTED) + len(CANVAS)
     for page in pages:
         text = page.read_text()
         leaked = sorted(line for line in lines if line in text)
@@ -235,3 +237,30 @@ def test_examples_match_their_builder(tmp_path: Path):
         REPO / "examples" / "submissions",
         tmp_path,
     )
+
+
+def test_demo_imports_canvas_students(graded):
+    course, _ = graded
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        names = {student.id: student.first_name for student in gradebook.students}
+
+    for student in CANVAS:
+        assert (course / "submitted" / student / ASSIGNMENT).is_dir(), student
+    assert names["24001"] == "Łukasz"
+
+
+def test_demo_writes_class_report(graded):
+    course, _ = graded
+    folder = course / "reports" / ASSIGNMENT
+
+    assert (folder / "report.html").is_file()
+    assert (folder / "scores.png").stat().st_size > 10_000
+
+
+def test_demo_writes_gradescope_results(graded):
+    course, _ = graded
+    folder = course / "gradescope" / ASSIGNMENT
+
+    for student in [*EXPECTED, *CANVAS]:
+        results = json.loads((folder / student / "results.json").read_text())
+        assert "score" in results, student
