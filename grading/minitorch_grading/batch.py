@@ -85,7 +85,7 @@ FINISHED_STATUSES = frozenset(
 
 @dataclass
 class SubmissionOutcome:
-    """How one submission fared in a batch."""
+    """Result of grading one submission in a batch."""
 
     student: str
     status: str
@@ -194,6 +194,11 @@ def grade_submission(spec_json: str) -> str:
     sandboxed worker itself, so only JSON text goes in and out. The grading
     package's warnings and errors come back in the result instead of going to
     this process's log.
+
+    NOTE: a Dask worker runs this in one of its threads, and the sandbox
+    starts the worker with ``subprocess.Popen(preexec_fn=...)``, which Python
+    documents as unsafe in a process with threads: the child can deadlock
+    before exec. The pool processes of local mode run no other threads.
     """
     spec = json.loads(spec_json)
     started = time.monotonic()
@@ -313,7 +318,8 @@ def _working_directory(path: Path) -> Iterator[None]:
 
 
 def _autograde_app(course: Path, assignment: str) -> AutogradeApp:
-    """An ``nbgrader autograde`` application configured as if run in ``course``."""
+    """Create an ``nbgrader autograde`` application configured as if run in
+    ``course``."""
     app = AutogradeApp()
     # nbgrader reads nbgrader_config.py from the working directory as well as
     # from the course root, so the configuration matches only when run there.
@@ -423,8 +429,8 @@ def _task_runner(workers: int, scheduler: str | None) -> Iterator[Any]:
     """Yield a function that runs :func:`grade_submission` on many specs and
     yields (student, result JSON or None) as each task finishes."""
     if scheduler is None:
-        # spawn, because this process has threads (tqdm's monitor, SQLAlchemy)
-        # that a forked child would inherit in an unknown state.
+        # Spawned, not forked, because this process may run threads (tqdm's
+        # monitor) whose locks a forked child would copy in an unknown state.
         context = multiprocessing.get_context("spawn")
         with concurrent.futures.ProcessPoolExecutor(
             max_workers=workers, mp_context=context
@@ -528,6 +534,10 @@ def grade_all(
             the same files, grader and configuration.
         students: grade only these student ids (default: every submission).
         progress: show a progress bar on stderr.
+
+    NOTE: local grading processes are spawned, so a script that calls this
+    must do so under ``if __name__ == "__main__":``, as multiprocessing
+    requires.
 
     Raises:
         ValueError: the assignment is not in the gradebook, the course's
