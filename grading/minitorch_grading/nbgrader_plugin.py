@@ -378,22 +378,38 @@ class GradeWithHiddenChecks(NbGraderPreprocessor):
             memory_bytes=self.memory_limit,
         )
 
+    def grade(
+        self,
+        assignment: str,
+        student: str,
+        notebook: str,
+        cells: list[tuple[int, str]],
+        skipped: frozenset[str],
+    ) -> tuple[dict[str, CellResult], Submission]:
+        """Run ``cells`` in a worker and the hidden checks of ``assignment``."""
+        seed = student_seed(load_secret(Path(self.secret_file)), assignment, student)
+        self.log.info("Grading %s of %s with hidden checks", assignment, student)
+        return grade_cells(
+            assignment,
+            cells,
+            skipped=skipped,
+            limits=self._limits(),
+            seed=seed,
+            label=student,
+        )
+
     def preprocess(
         self, nb: NotebookNode, resources: dict[str, Any]
     ) -> tuple[NotebookNode, dict[str, Any]]:
         info = resources.get("nbgrader", {})
         assignment = self.assignment or info.get("assignment", "")
         student = info.get("student", "?")
-        seed = student_seed(load_secret(Path(self.secret_file)), assignment, student)
-
-        self.log.info("Grading %s of %s with hidden checks", assignment, student)
-        results, submission = grade_notebook(
-            nb,
+        results, submission = self.grade(
             assignment,
-            skip_tags=self.skip_tags,
-            limits=self._limits(),
-            seed=seed,
-            label=student,
+            student,
+            info.get("notebook", ""),
+            submission_code(nb, set(self.skip_tags)),
+            skipped_names(nb, set(self.skip_tags)),
         )
 
         for index, error in submission.cell_errors.items():

@@ -75,6 +75,9 @@ class Record:
     score: float | None = None
     max_score: float | None = None
     checks: list[CheckOutcome] = field(default_factory=list)
+    # Digest of what was graded, set by batch grading once the gradebook has
+    # the scores; a later batch skips the submission while it still matches.
+    fingerprint: str | None = None
 
     def add(self, status: str, reason: str) -> None:
         """Note ``reason``, and make ``status`` the outcome if it is worse."""
