@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -88,17 +89,38 @@ def _status_summary(course: Path, assignment: str) -> tuple[Counter, list[str]]:
 
 
 def cmd_grade(args: argparse.Namespace, course: Path) -> int:
-    command = ["autograde", args.assignment]
-    if args.student:
-        command += ["--student", args.student]
-    if args.force:
-        command.append("--force")
-    # nbgrader exits 1 when a notebook could not be read; the records say
-    # which, so the summary below decides the exit status.
-    run_nbgrader(course, *command, allow_failure=True)
+    if args.sequential:
+        command = ["autograde", args.assignment]
+        if args.student:
+            command += ["--student", args.student]
+        if args.force:
+            command.append("--force")
+        # nbgrader exits 1 when a notebook could not be read; the records say
+        # which, so the summary below decides the exit status.
+        run_nbgrader(course, *command, allow_failure=True)
+    else:
+        from minitorch_grading.batch import grade_all
+
+        try:
+            report = grade_all(
+                course,
+                args.assignment,
+                workers=args.workers,
+                scheduler=args.scheduler,
+                regrade=args.force,
+                students=[args.student] if args.student else None,
+                progress=not args.no_progress,
+            )
+        except ValueError as error:
+            raise CourseError(str(error)) from None
+        print(
+            f"Graded {len(report.graded)} submission(s) in {report.seconds:.0f} s and "
+            f"skipped {len(report.skipped)} unchanged since their last grading "
+            "(--force grades them again)."
+        )
     counts, attention = _status_summary(course, args.assignment)
     summary = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
-    print(f"Graded {sum(counts.values())} submission(s): {summary or 'none'}")
+    print(f"Status of {sum(counts.values())} submission(s): {summary or 'none'}")
     if attention:
         print("Submissions to look at:")
         print("\n".join(attention))
@@ -239,12 +261,36 @@ def build_parser() -> argparse.ArgumentParser:
         "grade",
         cmd_grade,
         "Autograde the collected submissions with the hidden checks, each in an "
-        "isolated worker, and print a summary of their statuses.",
+        "isolated worker, in parallel across the machine's cores or on a Dask "
+        "cluster, and print a summary of their statuses. Already graded "
+        "submissions whose files have not changed are skipped, so an interrupted "
+        "run can simply be started again.",
     )
     add_assignment(grade)
     grade.add_argument("--student", help="grade only this student id")
     grade.add_argument(
-        "--force", action="store_true", help="grade again what was already graded"
+        "--force",
+        action="store_true",
+        help="grade again what was already graded from the same files",
+    )
+    grade.add_argument(
+        "--workers",
+        type=int,
+        help="grading processes on this machine (default: one per core)",
+    )
+    grade.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="grade on a Dask distributed cluster, e.g. tcp://127.0.0.1:8786; its "
+        "workers must see the course directory at the same path",
+    )
+    grade.add_argument(
+        "--no-progress", action="store_true", help="do not show a progress bar"
+    )
+    grade.add_argument(
+        "--sequential",
+        action="store_true",
+        help="run plain `nbgrader autograde`, one submission at a time",
     )
 
     feedback = add(
@@ -326,6 +372,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # nbgrader starts helper programs such as alembic by name.
+    bin_dir = str(Path(sys.executable).parent)
+    os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     try:
         if args.handler is cmd_check:
             return cmd_check(args, None)

@@ -150,6 +150,7 @@ def test_cli_grade_prints_status_summary(cycle):
     output = steps["grade"].stdout
 
     assert "Graded 3 submission(s)" in output
+    assert "Status of 3 submission(s)" in output
     assert "2 graded" in output
     assert "1 invalid" in output
     assert "broken: invalid: activations.ipynb is not valid JSON" in output
@@ -285,3 +286,14 @@ def test_cli_export_autograder_zip(cycle):
     assert "setup.sh" in names
     assert "run_autograder" in names
     assert not any(name.startswith("source/") for name in names)
+
+
+@pytest.mark.slow
+def test_cli_grade_again_skips_unchanged(cycle):
+    course, _ = cycle
+
+    completed = course_command("grade", "--no-progress", cwd=course)
+
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "Graded 0 submission(s)" in completed.stdout
+    assert "skipped 3 unchanged" in completed.stdout
