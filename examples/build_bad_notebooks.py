@@ -9,8 +9,8 @@ and a phrase the recorded reason contains. ``tests/course/test_bad_notebooks.py`
 grades them all with ``nbgrader autograde`` in one batch.
 
 A symbolic link cannot be committed in a portable way, so the ``symlink`` case
-has no files here: ``cases.json`` names the course file the link points to,
-and whoever submits the case creates the link.
+has no files here. ``cases.json`` names the course file the link points to,
+and the test that submits the case creates the link.
 
 Run from the repository root::
 

@@ -156,7 +156,7 @@ def nbgrader_command(*args: str) -> list[str]:
 
 
 def autograded_scores(course: Path, course_id: str) -> dict[str, dict[str, float]]:
-    """Each student's autograded points by grade cell, from the gradebook."""
+    """Read each student's autograded points by grade cell from the gradebook."""
     scores: dict[str, dict[str, float]] = {}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id) as gradebook:
         for student in gradebook.students:
@@ -294,7 +294,7 @@ def machine() -> str:
 
 
 def render(cases: list[Case], results: dict) -> str:
-    """The Markdown page of ``results``, as :func:`main` stores them."""
+    """Render ``results``, as :func:`main` stores them, as a Markdown page."""
     runs = results["runs"]
     rerun = runs[1:]
     lines = [

@@ -13,9 +13,9 @@ the current directory unless ``--course`` names another)::
     minitorch-course check path/to/activations.ipynb
     minitorch-course demo
 
-Exit status: 0 on success, 1 when the step ran but found problems (a
-submission whose grading did not finish, say), 2 on a usage error or a
-command that could not run, with a message that says what to do.
+Exit status: 0 on success, and 1 when the step ran but found problems, such
+as a submission whose grading did not finish. A usage error or a command that
+could not run exits with 2 and a message that tells what to do next.
 """
 
 from __future__ import annotations
@@ -95,8 +95,8 @@ def cmd_grade(args: argparse.Namespace, course: Path) -> int:
             command += ["--student", args.student]
         if args.force:
             command.append("--force")
-        # nbgrader exits 1 when a notebook could not be read; the records say
-        # which, so the summary below decides the exit status.
+        # nbgrader exits 1 when a notebook could not be read. The records name
+        # those notebooks, so the summary below decides the exit status.
         run_nbgrader(course, *command, allow_failure=True)
     else:
         from minitorch_grading.batch import grade_all

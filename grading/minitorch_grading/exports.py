@@ -82,13 +82,13 @@ class StatusCsvExport(ExportPlugin):
     def export(self, gradebook: Gradebook) -> None:
         destination = self.to or "grades.csv"
         course = self._course()
-        wanted_students = {str(item) for item in self.student}
-        wanted_assignments = {str(item) for item in self.assignment}
+        selected_students = {str(item) for item in self.student}
+        selected_assignments = {str(item) for item in self.assignment}
         self.log.info("Exporting grades with status to %s", destination)
 
         rows = []
         for assignment in gradebook.assignments:
-            if wanted_assignments and assignment.name not in wanted_assignments:
+            if selected_assignments and assignment.name not in selected_assignments:
                 continue
             notebooks = [notebook.name for notebook in assignment.notebooks]
             students = {student.id: student for student in gradebook.students}
@@ -97,7 +97,7 @@ class StatusCsvExport(ExportPlugin):
             for folder in sorted(submitted.glob(f"*/{assignment.name}")):
                 students.setdefault(folder.parent.name, None)
             for student_id in sorted(students):
-                if wanted_students and student_id not in wanted_students:
+                if selected_students and student_id not in selected_students:
                     continue
                 rows.append(
                     self._row(

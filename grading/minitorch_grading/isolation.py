@@ -106,8 +106,8 @@ PIDS_CGROUP_ROOTS = ("/sys/fs/cgroup/pids", "/sys/fs/cgroup")
 
 
 def _pids_cgroup_root() -> tuple[str | None, str]:
-    """A cgroup directory under which the grader may create process-limited
-    groups, or None and why there is none."""
+    """Find a cgroup directory under which the grader may create groups with a
+    process limit; return it, or None and the reason there is none."""
     reasons = []
     for root in PIDS_CGROUP_ROOTS:
         path = Path(root)

@@ -188,7 +188,9 @@ def record_submission_files(
     location = _submission_of(Path(notebooks[0]))
     if location is None:
         log.warning(
-            "cannot tell the submission of %s; no status recorded", notebooks[0]
+            "%s is not in nbgrader's submitted/<student>/<assignment>/ layout; no "
+            "status recorded",
+            notebooks[0],
         )
         return
     course, student_id, assignment_id = location
@@ -220,7 +222,7 @@ def record_submission_files(
 
 
 def _current_record(course: Path, assignment: str, student: str) -> Record:
-    """The record this grading run started, or a new one if it started none."""
+    """Return the record this grading run started, or a new one if it started none."""
     record = records.read_record(course, assignment, student)
     if record is None or record.status != records.STARTED:
         return Record(student, assignment)

@@ -44,7 +44,7 @@ STATUSES = (
 
 
 def worst(*statuses: str) -> str:
-    """The worst of ``statuses``, by the order of :data:`STATUSES`."""
+    """Return the worst of ``statuses``, by the order of :data:`STATUSES`."""
     return max(statuses, key=STATUSES.index)
 
 
@@ -61,7 +61,7 @@ class CheckOutcome:
 
 @dataclass
 class Record:
-    """What grading one submission found.
+    """Outcome of grading one submission.
 
     ``status`` stays :data:`STARTED` while grading runs, and :meth:`finish`
     sets it to ``outcome``, the worst status that :meth:`add` was given.
@@ -99,7 +99,7 @@ class Record:
 
 
 def record_path(course: Path, assignment: str, student: str) -> Path:
-    """Where the record of ``student``'s submission of ``assignment`` is kept."""
+    """Return the path of the record of ``student``'s submission of ``assignment``."""
     return Path(course) / STATUS_DIRECTORY / assignment / f"{student}.json"
 
 
@@ -120,7 +120,7 @@ def write_record(course: Path, record: Record) -> Path:
 
 
 def read_record(course: Path, assignment: str, student: str) -> Record | None:
-    """The record of one submission, or None if it was never graded by the kit."""
+    """Read the record of one submission; None if the kit never graded it."""
     path = record_path(course, assignment, student)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
