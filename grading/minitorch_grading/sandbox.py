@@ -137,10 +137,34 @@ def _prepare_child(
         )
 
 
+STALE_CGROUP_SECONDS = 300
+
+
+def _remove_stale_cgroups(root: str) -> None:
+    """Remove empty worker cgroups that a killed grader left behind.
+
+    A grader killed with SIGKILL never removes its workers' groups. A group
+    is empty for a moment before its worker joins it, so only groups older
+    than STALE_CGROUP_SECONDS are removed.
+    """
+    now = time.time()
+    for path in Path(root).glob("minitorch-worker-*"):
+        try:
+            if now - path.stat().st_mtime < STALE_CGROUP_SECONDS:
+                continue
+            if (path / "cgroup.procs").read_text().strip():
+                continue
+            path.rmdir()
+            log.info("removed the stale worker cgroup %s", path)
+        except OSError:
+            continue  # another grader removed it first, or it is in use
+
+
 def _create_pids_cgroup(isolation: Isolation, max_processes: int) -> str | None:
     """Create a pids cgroup for one worker; None where the machine offers none."""
     if isolation.pids_cgroup_root is None:
         return None
+    _remove_stale_cgroups(isolation.pids_cgroup_root)
     path = tempfile.mkdtemp(prefix="minitorch-worker-", dir=isolation.pids_cgroup_root)
     with open(os.path.join(path, "pids.max"), "w") as stream:
         stream.write(f"{max_processes}\n")

@@ -170,13 +170,16 @@ def test_adversarial_examples_match_their_builder(tmp_path: Path):
 
 
 def test_adversarial_leaves_no_worker_cgroup(attacked):
-    # Each worker's pids cgroup is removed once its processes are killed. A
-    # group that still has processes belongs to a worker that is running now,
-    # for example one of another grading run on the same machine.
+    # Each worker's pids cgroup is removed once its processes are killed. Only
+    # groups made since this course was set up count, and only empty ones: a
+    # group with processes belongs to a worker of another run that is going on.
+    course, _, _, _ = attacked
+    started = (course / "nbgrader_config.py").stat().st_mtime
     leftover = [
         group
         for group in Path("/sys/fs/cgroup/pids").glob("minitorch-worker-*")
-        if not (group / "cgroup.procs").read_text().split()
+        if group.stat().st_mtime >= started
+        and not (group / "cgroup.procs").read_text().split()
     ]
 
     assert leftover == []

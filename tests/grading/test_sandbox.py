@@ -631,3 +631,47 @@ def test_submission_fork_bomb_stopped_by_process_limit() -> None:
     assert not cgroup.exists()
     for pid in members:
         assert process_gone(pid), pid
+
+
+@pytest.fixture
+def pids_root() -> str:
+    from minitorch_grading.isolation import detect
+
+    root = detect().pids_cgroup_root
+    if root is None:
+        pytest.skip("no pids cgroup can be created on this machine")
+    return root
+
+
+def test_stale_cgroup_removed_when_empty(pids_root: str, monkeypatch) -> None:
+    monkeypatch.setattr(sandbox, "STALE_CGROUP_SECONDS", 0)
+    group = Path(pids_root) / f"minitorch-worker-stale-{os.getpid()}"
+    group.mkdir()
+
+    sandbox._remove_stale_cgroups(pids_root)
+
+    assert not group.exists()
+
+
+def test_stale_cgroup_kept_while_in_use(pids_root: str, monkeypatch) -> None:
+    import subprocess
+
+    monkeypatch.setattr(sandbox, "STALE_CGROUP_SECONDS", 0)
+    group = Path(pids_root) / f"minitorch-worker-busy-{os.getpid()}"
+    group.mkdir()
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        (group / "cgroup.procs").write_text(str(sleeper.pid))
+
+        sandbox._remove_stale_cgroups(pids_root)
+
+        assert group.exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        for _ in range(100):
+            try:
+                group.rmdir()
+                break
+            except OSError:
+                time.sleep(0.01)
