@@ -8,6 +8,7 @@ and exports.
 from __future__ import annotations
 
 import csv
+import html
 import json
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
+from minitorch_grading import records
 from tests.conftest import (
     ASSIGNMENT,
     REPO,
@@ -213,6 +215,21 @@ def test_feedback_contains_no_hidden_check_code(graded):
         text = page.read_text()
         leaked = sorted(line for line in lines if line in text)
         assert leaked == [], page
+
+
+def test_feedback_lists_every_check_with_points_and_message(graded):
+    course, _ = graded
+    page = course / "feedback" / "naive-sigmoid" / ASSIGNMENT / f"{ASSIGNMENT}.html"
+    text = html.unescape(page.read_text())
+    record = records.read_record(course, ASSIGNMENT, "naive-sigmoid")
+
+    for check in record.checks:
+        points = "1 point" if check.points == 1 else f"{check.points:g} points"
+        assert f"{check.description} ({points})" in text, check.description
+    failed = [check for check in record.checks if not check.passed]
+    assert failed
+    for check in failed:
+        assert check.message.splitlines()[0] in text, check.description
 
 
 def test_feedback_of_stub_contains_no_solution(graded):
