@@ -15,7 +15,7 @@ the current directory unless ``--course`` names another)::
 
 Exit status: 0 on success, and 1 when the step ran but found problems, such
 as a submission whose grading did not finish. A usage error or a command that
-could not run exits with 2 and a message that tells what to do next.
+could not run exits with 2 and a message that names the next step.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ COURSE_ID = "minitorch-activations"  # c.CourseDirectory.course_id of the kit's 
 
 
 class CourseError(Exception):
-    """A course command failed; the message tells what to do next."""
+    """A course command failed; the message names the next step."""
 
 
 def find_course(path: Path) -> Path:

@@ -181,7 +181,7 @@ def record_submission_files(
     notebooks' paths; ``assignment`` and ``student`` are the command line's
     patterns, not this submission's. A notebook that cannot be read is
     recorded as invalid here, because nbgrader fails before any preprocessor
-    sees it.
+    runs on it.
     """
     if not notebooks:
         return
