@@ -45,6 +45,7 @@ import nbgrader
 from nbgrader.api import Gradebook, MissingEntry
 
 from minitorch_grading import landlock, records
+from minitorch_grading.isolation import PYTHON
 
 ROOT = Path(__file__).resolve().parent.parent
 ADVERSARIAL = ROOT / "examples" / "adversarial"
@@ -110,7 +111,7 @@ def submit(course: Path, student: str, case: Case | None) -> None:
 
 def environment(scratch: Path) -> dict[str, str]:
     env = dict(os.environ)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env["PATH"] = str(Path(PYTHON).parent) + os.pathsep + env.get("PATH", "")
     env["MPLBACKEND"] = "Agg"
     for name, folder in (
         ("HOME", "home"),
@@ -152,7 +153,7 @@ def kill_cgroup(cgroup: Path | None) -> None:
 
 
 def nbgrader_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "nbgrader", *args]
+    return [PYTHON, "-m", "nbgrader", *args]
 
 
 def autograded_scores(course: Path, course_id: str) -> dict[str, dict[str, float]]:

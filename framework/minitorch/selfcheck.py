@@ -34,6 +34,9 @@ FAIL_MARK = "\u2717"
 
 # Tags of cells that neither the grader nor the self-check runs.
 SKIP_TAGS = frozenset({"plot", "self-check"})
+# Absolute, because the check runs in another working directory and
+# sys.executable is relative when found through a relative PATH entry.
+_PYTHON = os.path.abspath(sys.executable)
 
 HIDDEN_CHECKS_NOTE = (
     "Hidden checks decide the grade. They test the same classes on many more "
@@ -313,7 +316,7 @@ def _run_child(
     env = dict(os.environ, MPLBACKEND="Agg")
     with open(stderr_path, "wb") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "minitorch._selfcheck_child", request, progress],
+            [_PYTHON, "-m", "minitorch._selfcheck_child", request, progress],
             cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -368,7 +371,7 @@ def _run_child(
         raise SelfCheckError(
             f"the Python process running the notebook failed with status {status} "
             f"before it ran a cell:\n{output[-2000:]}\nCheck that minitorch is "
-            f"installed for {sys.executable}."
+            f"installed for {_PYTHON}."
         )
     return run
 

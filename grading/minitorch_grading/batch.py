@@ -58,6 +58,7 @@ from minitorch_grading.intake import (
     reconcile_cells,
     released_cells,
 )
+from minitorch_grading.isolation import PYTHON
 from minitorch_grading.nbgrader_plugin import (
     GradeWithHiddenChecks,
     skipped_names,
@@ -447,6 +448,9 @@ def _task_runner(workers: int, scheduler: str | None) -> Iterator[Any]:
         # Spawned, not forked, because this process may run threads (tqdm's
         # monitor) whose locks a forked child would copy in an unknown state.
         context = multiprocessing.get_context("spawn")
+        # The pool may start processes while the converter has changed the
+        # working directory, where a relative sys.executable names nothing.
+        context.set_executable(PYTHON)
         with concurrent.futures.ProcessPoolExecutor(
             max_workers=workers, mp_context=context
         ) as pool:

@@ -34,6 +34,7 @@ from minitorch_grading.course import (
     find_course,
     run_nbgrader,
 )
+from minitorch_grading.isolation import PYTHON
 
 log = logging.getLogger("minitorch_grading.cli")
 
@@ -373,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     # nbgrader starts helper programs such as alembic by name.
-    bin_dir = str(Path(sys.executable).parent)
+    bin_dir = str(Path(PYTHON).parent)
     os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     try:
         if args.handler is cmd_check:

@@ -12,9 +12,10 @@ import logging
 import os
 import shutil
 import subprocess
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
+
+from minitorch_grading.isolation import PYTHON
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def nbgrader_environment() -> dict[str, str]:
     """Environment for nbgrader, with this interpreter's bin directory first on
     PATH because nbgrader starts helper programs such as alembic by name."""
     env = dict(os.environ)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env["PATH"] = str(Path(PYTHON).parent) + os.pathsep + env.get("PATH", "")
     env.setdefault("MPLBACKEND", "Agg")
     return env
 
@@ -56,7 +57,7 @@ def run_nbgrader(course: Path, *args: str, allow_failure: bool = False) -> int:
     Raises:
         CourseError: nbgrader failed and ``allow_failure`` is false.
     """
-    command = [sys.executable, "-m", "nbgrader", *args]
+    command = [PYTHON, "-m", "nbgrader", *args]
     log.info("running nbgrader %s", " ".join(args))
     completed = subprocess.run(command, cwd=course, env=nbgrader_environment())
     if completed.returncode != 0 and not allow_failure:

@@ -27,6 +27,7 @@ from pathlib import Path
 from nbgrader.api import Gradebook
 
 from minitorch_grading import gradescope, records
+from minitorch_grading.isolation import PYTHON
 from minitorch_grading.lms import import_canvas_zip, read_canvas_roster
 from minitorch_grading.report import build_report
 
@@ -39,7 +40,7 @@ COURSE_ID = "minitorch-activations"  # c.CourseDirectory.course_id in nbgrader_c
 
 def run_nbgrader(course: Path, *args: str) -> None:
     """Run one nbgrader command in ``course``; raise if it fails."""
-    command = [sys.executable, "-m", "nbgrader", *args]
+    command = [PYTHON, "-m", "nbgrader", *args]
     log.info("running %s", " ".join(["nbgrader", *args]))
     completed = subprocess.run(command, cwd=course)
     if completed.returncode != 0:

@@ -38,6 +38,9 @@ from minitorch_grading import landlock
 log = logging.getLogger(__name__)
 
 WORKER_DIR = Path(__file__).parent / "worker"
+# sys.executable is relative when Python was found through a relative PATH
+# entry such as ".venv/bin"; it would name nothing in another working directory.
+PYTHON = os.path.abspath(sys.executable)
 UNPRIVILEGED_UID = 65534  # "nobody" on Debian, Ubuntu, Fedora and Alpine
 PROBE_SECONDS = 20
 
@@ -152,7 +155,7 @@ def detect(uid: int = UNPRIVILEGED_UID) -> Isolation:
     stages: list[list[str]] = []
     worker_uid = None
     unshare = shutil.which("unshare")
-    python = [sys.executable, "-I", "-c", "pass"]
+    python = [PYTHON, "-I", "-c", "pass"]
     namespaces = ["--pid", "--fork", "--kill-child", "--net"]
 
     if unshare is None:
@@ -172,7 +175,7 @@ def detect(uid: int = UNPRIVILEGED_UID) -> Isolation:
             stages.append([unshare, *namespaces, *drop])
         else:
             missing.append(
-                f"an unprivileged user: uid {uid} cannot run {sys.executable} "
+                f"an unprivileged user: uid {uid} cannot run {PYTHON} "
                 f"({reason}), so the worker runs as uid 0 without capabilities"
             )
             if namespaces:

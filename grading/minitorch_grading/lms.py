@@ -50,7 +50,6 @@ import logging
 import os
 import re
 import subprocess
-import sys
 import tempfile
 import unicodedata
 import zipfile
@@ -65,6 +64,8 @@ from nbgrader.plugins import FileNameCollectorPlugin
 from nbgrader.utils import parse_utc
 from traitlets import Unicode
 from traitlets.config.loader import PyFileConfigLoader
+
+from minitorch_grading.isolation import PYTHON
 
 log = logging.getLogger(__name__)
 
@@ -463,7 +464,7 @@ def run_zip_collect(
 
     structure = str(workspace / "{downloaded}" / "{assignment_id}" / "{collect_step}")
     command = [
-        sys.executable,
+        PYTHON,
         "-m",
         "nbgrader",
         "zip_collect",
@@ -476,7 +477,7 @@ def run_zip_collect(
     ]
     env = dict(os.environ)
     # nbgrader starts helper programs such as alembic by name.
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env["PATH"] = str(Path(PYTHON).parent) + os.pathsep + env.get("PATH", "")
     log.info("running nbgrader zip_collect %s for %d students", assignment, len(chosen))
     completed = subprocess.run(
         command, cwd=course, env=env, capture_output=True, text=True

@@ -17,7 +17,6 @@ import select
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ import numpy as np
 
 import minitorch
 from minitorch_grading import landlock
-from minitorch_grading.isolation import Isolation, detect
+from minitorch_grading.isolation import PYTHON, Isolation, detect
 from minitorch_grading.worker import wire
 
 log = logging.getLogger(__name__)
@@ -224,7 +223,7 @@ class Worker:
         self.process = subprocess.Popen(
             [
                 *isolation.wrapper,
-                sys.executable,
+                PYTHON,
                 "-I",
                 str(WORKER_SCRIPT),
                 str(FRAMEWORK_PATH),

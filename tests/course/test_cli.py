@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -223,6 +224,33 @@ def test_cli_check_passes_solution_anywhere(tmp_path: Path):
 
     assert completed.returncode == 0, completed.stdout + completed.stderr[-2000:]
     assert not (tmp_path / "gradebook.db").exists()
+
+
+def test_cli_check_with_interpreter_found_through_relative_path():
+    # Run as `python` found through the relative PATH entry "bin", as after
+    # PATH=.venv/bin:$PATH, so that sys.executable is a relative path that
+    # names nothing from any other working directory.
+    interpreter = Path(sys.executable)
+    env = nbgrader_environment()
+    env["PATH"] = interpreter.parent.name + os.pathsep + env["PATH"]
+    completed = subprocess.run(
+        [
+            interpreter.name,
+            "-c",
+            "import sys; print(sys.executable, file=sys.stderr); "
+            "from minitorch_grading.cli import main; sys.exit(main())",
+            "check",
+            str(EXAMPLES / "correct" / f"{ASSIGNMENT}.ipynb"),
+        ],
+        cwd=interpreter.parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+    assert not Path(completed.stderr.splitlines()[0]).is_absolute()
+    assert completed.returncode == 0, completed.stdout + completed.stderr[-2000:]
+    assert "7 of 7 visible checks passed" in completed.stdout
 
 
 @pytest.mark.slow

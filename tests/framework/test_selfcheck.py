@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -157,3 +160,25 @@ def test_run_self_check_raises_and_prints(tmp_path: Path, capsys):
     assert "AssertionError: wrong answer" in printed
     assert "0 of 1 visible checks passed." in printed
     assert "Hidden checks decide the grade." in printed
+
+
+def test_check_notebook_with_interpreter_found_through_relative_path():
+    # `python` found through the relative PATH entry "bin" has a relative
+    # sys.executable, which names nothing from the notebook's folder.
+    interpreter = Path(sys.executable)
+    env = dict(os.environ)
+    env["PATH"] = interpreter.parent.name + os.pathsep + env.get("PATH", "")
+    script = (
+        "import sys; from minitorch.selfcheck import check_notebook; "
+        "assert not sys.executable.startswith('/'), sys.executable; "
+        f"sys.exit(check_notebook({str(SOURCE)!r}).exit_status)"
+    )
+    completed = subprocess.run(
+        [interpreter.name, "-c", script],
+        cwd=interpreter.parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+    assert completed.returncode == 0, completed.stderr[-2000:]
