@@ -32,13 +32,14 @@ import contextlib
 import dataclasses
 import glob
 import hashlib
+import itertools
 import json
 import logging
 import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -440,10 +441,45 @@ def _is_graded(course: Path, assignment: str, student: str, fingerprint: str) ->
     )
 
 
+def _windowed(
+    specs: Iterator[tuple[str, str]],
+    window: int,
+    submit: Callable[[str], Any],
+    wait_first: Callable[[list[Any]], Any],
+    cancel: Callable[[list[Any]], None],
+) -> Iterator[tuple[str, str | None]]:
+    """Run specs with at most ``window`` tasks submitted at a time.
+
+    ``submit`` starts a task and returns its future, ``wait_first`` returns
+    the futures that are done once at least one is. Only the specs in flight
+    are held, so memory does not grow with the number of submissions.
+    """
+    pending: dict[Any, str] = {}
+
+    def fill() -> None:
+        for student, spec in itertools.islice(specs, window - len(pending)):
+            pending[submit(spec)] = student
+
+    try:
+        fill()
+        while pending:
+            finished = [
+                (pending.pop(future), future) for future in wait_first(list(pending))
+            ]
+            # Refill first, so that the workers keep busy while this process
+            # runs nbgrader on the finished submissions.
+            fill()
+            for student, future in finished:
+                yield student, _task_result(student, future)
+    finally:
+        cancel(list(pending))
+
+
 @contextlib.contextmanager
 def _task_runner(workers: int, scheduler: str | None) -> Iterator[Any]:
-    """Yield a function that runs :func:`grade_submission` on many specs and
-    yields (student, result JSON or None) as each task finishes."""
+    """Yield a function that runs :func:`grade_submission` on an iterator of
+    (student, spec) and yields (student, result JSON or None) as each task
+    finishes."""
     if scheduler is None:
         # Spawned, not forked, because this process may run threads (tqdm's
         # monitor) whose locks a forked child would copy in an unknown state.
@@ -455,35 +491,41 @@ def _task_runner(workers: int, scheduler: str | None) -> Iterator[Any]:
             max_workers=workers, mp_context=context
         ) as pool:
 
-            def run_local(specs: dict[str, str]) -> Iterator[tuple[str, str | None]]:
-                futures = {
-                    pool.submit(grade_submission, spec): student
-                    for student, spec in specs.items()
-                }
-                try:
-                    for future in concurrent.futures.as_completed(futures):
-                        yield futures[future], _task_result(futures[future], future)
-                finally:
-                    for future in futures:
-                        future.cancel()
+            def run_local(
+                specs: Iterator[tuple[str, str]],
+            ) -> Iterator[tuple[str, str | None]]:
+                return _windowed(
+                    specs,
+                    2 * workers,
+                    submit=lambda spec: pool.submit(grade_submission, spec),
+                    wait_first=lambda futures: (
+                        concurrent.futures.wait(
+                            futures, return_when=concurrent.futures.FIRST_COMPLETED
+                        ).done
+                    ),
+                    cancel=lambda futures: [future.cancel() for future in futures],
+                )
 
             yield run_local
         return
 
-    from distributed import Client, as_completed
+    import distributed
 
-    with Client(scheduler) as client:
+    with distributed.Client(scheduler) as client:
+        threads = sum(client.nthreads().values()) or 1
 
-        def run_dask(specs: dict[str, str]) -> Iterator[tuple[str, str | None]]:
-            futures = {
-                client.submit(grade_submission, spec, pure=False): student
-                for student, spec in specs.items()
-            }
-            try:
-                for future in as_completed(futures):
-                    yield futures[future], _task_result(futures[future], future)
-            finally:
-                client.cancel(list(futures))
+        def run_dask(
+            specs: Iterator[tuple[str, str]],
+        ) -> Iterator[tuple[str, str | None]]:
+            return _windowed(
+                specs,
+                2 * threads,
+                submit=lambda spec: client.submit(grade_submission, spec, pure=False),
+                wait_first=lambda futures: (
+                    distributed.wait(futures, return_when="FIRST_COMPLETED").done
+                ),
+                cancel=client.cancel,
+            )
 
         yield run_dask
 
@@ -596,28 +638,38 @@ def grade_all(
     report = BatchReport(assignment)
 
     fingerprints = {}
-    specs = {}
+    to_grade = []
     for student, directory in submissions.items():
         fingerprints[student] = submission_fingerprint(directory, context)
         if not regrade and _is_graded(
             course, assignment, student, fingerprints[student]
         ):
             report.outcomes.append(_outcome(course, assignment, student, 0.0, True))
-            continue
-        specs[student] = json.dumps(
-            {
-                "student": student,
-                "checks": checks,
-                "seed": student_seed(secret, checks, student),
-                "skip_tags": list(grader.skip_tags),
-                "limits": dataclasses.asdict(grader._limits()),
-                "notebooks": [
-                    {"name": name, "path": str(path), "released": cells}
-                    for name, cells in released.items()
-                    if (path := directory / f"{name}.ipynb").exists()
-                ],
-            }
-        )
+        else:
+            to_grade.append(student)
+
+    def specs() -> Iterator[tuple[str, str]]:
+        # Built as tasks are submitted, so that only those in flight are held.
+        for student in to_grade:
+            directory = submissions[student]
+            yield (
+                student,
+                json.dumps(
+                    {
+                        "student": student,
+                        "checks": checks,
+                        "seed": student_seed(secret, checks, student),
+                        "skip_tags": list(grader.skip_tags),
+                        "limits": dataclasses.asdict(grader._limits()),
+                        "notebooks": [
+                            {"name": name, "path": str(path), "released": cells}
+                            for name, cells in released.items()
+                            if (path := directory / f"{name}.ipynb").exists()
+                        ],
+                    }
+                ),
+            )
+
     if report.skipped:
         log.info(
             "%d of %d submissions are already graded from the same inputs; "
@@ -628,7 +680,7 @@ def grade_all(
 
     workers = workers or os.cpu_count() or 1
     bar = tqdm(
-        total=len(specs),
+        total=len(to_grade),
         desc=f"grading {assignment}",
         unit="submission",
         file=sys.stderr,
@@ -639,7 +691,7 @@ def grade_all(
         logging_redirect_tqdm(loggers=[logging.getLogger(), app.log]),
         _task_runner(workers, scheduler) as run_tasks,
     ):
-        for student, result in run_tasks(specs):
+        for student, result in run_tasks(specs()):
             task_seconds = 0.0
             grader.outcomes.clear()
             if result is not None:

@@ -394,3 +394,58 @@ def test_grade_all_rejects_unreleased_assignment(course: Path):
 
     with pytest.raises(ValueError, match="generate_assignment"):
         batch.grade_all(course, ASSIGNMENT, progress=False)
+
+
+def test_windowed_keeps_at_most_window_in_flight():
+    import concurrent.futures
+
+    in_flight: set[str] = set()
+    most = 0
+
+    def submit(spec: str) -> concurrent.futures.Future:
+        nonlocal most
+        in_flight.add(spec)
+        most = max(most, len(in_flight))
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        future.set_result(spec.upper())
+        return future
+
+    def wait_first(futures: list) -> list:
+        # One at a time, in submission order.
+        first = futures[0]
+        in_flight.discard(first.result().lower())
+        return [first]
+
+    specs = ((f"s{number}", f"spec{number}") for number in range(10))
+
+    results = list(
+        batch._windowed(specs, 3, submit, wait_first, cancel=lambda futures: None)
+    )
+
+    assert results == [(f"s{number}", f"SPEC{number}") for number in range(10)]
+    assert most == 3
+
+
+def test_windowed_cancels_pending_when_closed():
+    import concurrent.futures
+
+    submitted: list[concurrent.futures.Future] = []
+    cancelled: list[concurrent.futures.Future] = []
+
+    def submit(spec: str) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        future.set_result(spec)
+        submitted.append(future)
+        return future
+
+    specs = iter([("a", "1"), ("b", "2"), ("c", "3"), ("d", "4")])
+    results = batch._windowed(
+        specs, 2, submit, lambda futures: futures[:1], cancel=cancelled.extend
+    )
+
+    assert next(results) == ("a", "1")
+    results.close()
+
+    # "b" was in flight and "c" had been submitted to refill the window.
+    assert cancelled == submitted[1:3]
+    assert next(specs) == ("d", "4")
