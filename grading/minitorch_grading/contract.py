@@ -19,6 +19,7 @@ import numpy as np
 from minitorch_grading import reference
 from minitorch_grading.compare import mismatch_report
 from minitorch_grading.sandbox import (
+    ArrayInfo,
     CallResult,
     RemoteObject,
     StudentError,
@@ -45,10 +46,12 @@ FINITE_DIFFERENCE_STEP = 1e-6
 FINITE_DIFFERENCE_TOLERANCE = {"rtol": 1e-4, "atol": 1e-6}
 
 # Wall-clock limit, measured by the grader, for one forward or one backward
-# call on LARGE_SIZE elements. A vectorised numpy solution takes 10 to 60 ms on
-# a 2-core x86-64 machine; a Python loop over the elements takes over a second.
+# call on LARGE_SIZE elements, the array's trip to the worker included. A
+# vectorised numpy solution takes 10 to 60 ms on a 2-core x86-64 machine; a
+# Python loop that calls np.tanh per element takes 0.8 s there, which a limit
+# of a whole second let through. The notebook asks for "well under a second".
 LARGE_SIZE = 10**6
-LARGE_CALL_SECONDS = 1.0
+LARGE_CALL_SECONDS = 0.5
 
 
 class CheckFailed(AssertionError):
@@ -168,11 +171,20 @@ def instantiate(submission: Submission, spec: ActivationSpec) -> RemoteObject:
 
 
 def call_array(
-    obj: RemoteObject, method: str, where: str, *args: Any, seconds: float | None = None
-) -> tuple[np.ndarray, CallResult]:
-    """Call ``obj.method(*args)`` and require an ndarray or numpy scalar back."""
+    obj: RemoteObject,
+    method: str,
+    where: str,
+    *args: Any,
+    seconds: float | None = None,
+    brief: bool = False,
+) -> tuple[Any, CallResult]:
+    """Call ``obj.method(*args)`` and require an ndarray or numpy scalar back.
+
+    With ``brief`` the array stays in the worker and an :class:`ArrayInfo`
+    with its dtype and shape comes back instead.
+    """
     try:
-        result = obj.call(method, *args, seconds=seconds)
+        result = obj.call(method, *args, seconds=seconds, brief=brief)
     except StudentError as error:
         raise student_error(where, error) from None
     except WorkerTimeout as error:
@@ -183,7 +195,7 @@ def call_array(
     value = result.value
     if isinstance(value, Unsupported):
         fail(f"{where} returned {value.description}; return a numeric numpy array.")
-    if not isinstance(value, np.ndarray):
+    if not isinstance(value, (np.ndarray, ArrayInfo)):
         kind = "None" if value is None else type(value).__name__
         fail(
             f"{where} returned {kind}; return a numpy array of the same shape as "
@@ -496,7 +508,7 @@ def check_extreme_inputs(
 def check_large_input_speed(
     submission: Submission, spec: ActivationSpec, rng: np.random.Generator
 ) -> None:
-    """forward and backward on a million elements each finish within a second."""
+    """forward and backward on a million elements each finish within half a second."""
     obj = instantiate(submission, spec)
     x = rng.standard_normal(LARGE_SIZE)
     grad = rng.standard_normal(LARGE_SIZE)
@@ -505,7 +517,7 @@ def check_large_input_speed(
         started = time.monotonic()
         try:
             value, _ = call_array(
-                obj, method, where, *args, seconds=5 * LARGE_CALL_SECONDS
+                obj, method, where, *args, seconds=5 * LARGE_CALL_SECONDS, brief=True
             )
         except WorkerTimeout:
             fail(

@@ -101,6 +101,14 @@ class Unsupported:
     description: str
 
 
+@dataclass(frozen=True)
+class ArrayInfo:
+    """dtype and shape of an array that stayed in the worker (a brief call)."""
+
+    dtype: np.dtype
+    shape: tuple[int, ...]
+
+
 @dataclass
 class CallResult:
     """Return value, arguments afterwards and warnings of one call to student code."""
@@ -570,8 +578,14 @@ class Submission:
         kwargs: dict[str, Any],
         *,
         seconds: float | None = None,
+        brief: bool = False,
     ) -> CallResult:
-        """Call ``target`` (or its ``method``) and decode what came back."""
+        """Call ``target`` (or its ``method``) and decode what came back.
+
+        With ``brief``, an array result comes back as :class:`ArrayInfo`
+        and ``args_after`` is empty, so that large arrays cross the pipe
+        only once.
+        """
         arrays: list[np.ndarray] = []
         header = {
             "op": "call",
@@ -580,6 +594,8 @@ class Submission:
             "args": [self._pack(arg, arrays) for arg in args],
             "kwargs": {key: self._pack(value, arrays) for key, value in kwargs.items()},
         }
+        if brief:
+            header["brief"] = True
         response, out_arrays = self._send(
             header, arrays, seconds or self.limits.call_seconds
         )
@@ -593,7 +609,7 @@ class Submission:
         if not isinstance(seconds_taken, (int, float)):
             raise WorkerProtocolError("'seconds' is not a number")
         return CallResult(
-            value=self._unpack(response.get("value"), out_arrays),
+            value=self._unpack(response.get("value"), out_arrays, brief=brief),
             args_after=[self._unpack(item, out_arrays) for item in args_after],
             warnings=[str(w) for w in warnings[:20]],
             seconds=float(seconds_taken),
@@ -642,13 +658,23 @@ class Submission:
             return value
         raise TypeError(f"cannot send a {type(value).__name__} to the worker")
 
-    def _unpack(self, value: Any, arrays: list[np.ndarray], depth: int = 0) -> Any:
+    def _unpack(
+        self,
+        value: Any,
+        arrays: list[np.ndarray],
+        depth: int = 0,
+        *,
+        brief: bool = False,
+    ) -> Any:
+        """Decode a value from the worker; ``brief`` allows array descriptions."""
         if depth > 20:
             raise WorkerProtocolError("value is nested too deeply")
         if value is None or isinstance(value, (bool, int, float, str)):
             return value
         if isinstance(value, list):
-            return [self._unpack(item, arrays, depth + 1) for item in value]
+            return [
+                self._unpack(item, arrays, depth + 1, brief=brief) for item in value
+            ]
         if not isinstance(value, dict) or len(value) > 2:
             raise WorkerProtocolError(
                 f"unexpected value of type {type(value).__name__}"
@@ -667,7 +693,8 @@ class Submission:
             )
         if "$tuple" in value and isinstance(value["$tuple"], list):
             return tuple(
-                self._unpack(item, arrays, depth + 1) for item in value["$tuple"]
+                self._unpack(item, arrays, depth + 1, brief=brief)
+                for item in value["$tuple"]
             )
         if "$numbers" in value:
             index = value["$numbers"]
@@ -677,6 +704,14 @@ class Submission:
             return tuple(numbers) if value.get("tuple") else numbers
         if "$unsupported" in value:
             return Unsupported(str(value["$unsupported"]))
+        if "$array_info" in value:
+            if not brief:
+                raise WorkerProtocolError("array description in a reply with values")
+            try:
+                dtype, shape, _ = wire.describe_layout(value["$array_info"])
+            except wire.WireError as error:
+                raise WorkerProtocolError(str(error)) from None
+            return ArrayInfo(dtype, shape)
         raise WorkerProtocolError(f"unexpected value {sorted(value)!r}")
 
 
@@ -694,11 +729,18 @@ class RemoteObject:
         return {"$handle": self.handle}
 
     def call(
-        self, method: str, *args: Any, seconds: float | None = None, **kwargs: Any
+        self,
+        method: str,
+        *args: Any,
+        seconds: float | None = None,
+        brief: bool = False,
+        **kwargs: Any,
     ) -> CallResult:
-        """Call ``method`` on the remote object."""
+        """Call ``method`` on the remote object; see :meth:`Submission.call`."""
         target = self.submission._handle_target(self)
-        return self.submission.call(target, method, args, kwargs, seconds=seconds)
+        return self.submission.call(
+            target, method, args, kwargs, seconds=seconds, brief=brief
+        )
 
     def getattr(self, name: str) -> Any:
         """Read an attribute of the remote object."""

@@ -13,6 +13,7 @@ import pytest
 
 from minitorch_grading import sandbox
 from minitorch_grading.sandbox import (
+    ArrayInfo,
     Limits,
     RemoteObject,
     StudentError,
@@ -484,6 +485,49 @@ def test_submission_arrays_round_trip_through_call() -> None:
     assert result.value.dtype == np.float32
     np.testing.assert_array_equal(result.args_after[0], argument * 2)
     np.testing.assert_array_equal(argument, np.arange(6).reshape(2, 3))
+
+
+def test_submission_brief_call_returns_only_dtype_and_shape() -> None:
+    with make_submission(
+        "def double(x):\n    x[...] = x * 2\n    return x.T"
+    ) as submission:
+        argument = np.arange(6, dtype=np.float32).reshape(2, 3)
+        result = submission.call({"global": "double"}, None, [argument], {}, brief=True)
+
+    assert result.value == ArrayInfo(np.dtype(np.float32), (3, 2))
+    assert result.args_after == []
+
+
+def test_submission_brief_call_sends_other_values_whole() -> None:
+    with make_submission("def pair(x):\n    return [x.size, None]") as submission:
+        result = submission.call(
+            {"global": "pair"}, None, [np.zeros(4)], {}, brief=True
+        )
+
+    assert result.value == [4, None]
+
+
+@pytest.mark.parametrize(
+    "info",
+    [
+        {"dtype": "|O", "shape": [2]},
+        {"dtype": "<f8", "shape": [-1]},
+        {"dtype": "<f8", "shape": "3"},
+        "float64",
+    ],
+    ids=["object-dtype", "negative-shape", "string-shape", "not-a-description"],
+)
+def test_submission_rejects_malformed_array_info(info) -> None:
+    with make_submission() as submission:
+        with pytest.raises(WorkerProtocolError):
+            submission._unpack({"$array_info": info}, [], brief=True)
+
+
+def test_submission_rejects_array_info_in_full_reply() -> None:
+    info = {"$array_info": {"dtype": "<f8", "shape": [2]}}
+    with make_submission() as submission:
+        with pytest.raises(WorkerProtocolError, match="array description"):
+            submission._unpack([info], [])
 
 
 def test_submission_huge_int_reported_not_crashed() -> None:

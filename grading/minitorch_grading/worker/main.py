@@ -225,9 +225,25 @@ class Session:
                 seconds = time.perf_counter() - started
 
         out_arrays: list = []
+        if request.get("brief"):
+            # Only what the grader asked to know: an array's dtype and shape,
+            # not its values, and not the arguments afterwards.
+            value = self.pack(result, out_arrays)
+            if isinstance(value, dict) and "$array" in value:
+                array = out_arrays.pop()
+                value = {
+                    "$array_info": {
+                        "dtype": array.dtype.str,
+                        "shape": list(array.shape),
+                    }
+                }
+            args_after = []
+        else:
+            value = self.pack(result, out_arrays)
+            args_after = [self.pack(arg, out_arrays) for arg in args]
         response = {
-            "value": self.pack(result, out_arrays),
-            "args_after": [self.pack(arg, out_arrays) for arg in args],
+            "value": value,
+            "args_after": args_after,
             "warnings": [
                 _shorten(f"{w.category.__name__}: {w.message}") for w in caught[:20]
             ],

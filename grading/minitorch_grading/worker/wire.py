@@ -76,7 +76,7 @@ def _read_exact(stream: BinaryIO, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def _decode_description(description: Any) -> tuple[np.dtype, tuple, int]:
+def describe_layout(description: Any) -> tuple[np.dtype, tuple, int]:
     """Check one array description and return its dtype, shape and byte count."""
     if not isinstance(description, dict):
         raise WireError(f"array description must be an object, got {description!r}")
@@ -144,7 +144,7 @@ def read_message(
     layouts = []
     total = 0
     for description in descriptions:
-        dtype, shape, nbytes = _decode_description(description)
+        dtype, shape, nbytes = describe_layout(description)
         total += nbytes
         if total > max_array_bytes:
             raise WireError(
