@@ -15,12 +15,20 @@ every ``ReLU.forward``), then every example of ``examples/submissions/`` except
 Student ``s0001-correct`` gets the first kind, and so on, around the list
 again after its end. The run prints the count of each kind.
 
+**Scope.** Every notebook, the course's source included, loses the section of
+its ``self-check`` cell: the kit skips that cell, while a Jupyter kernel would
+run it and so run the whole notebook a second time in another process. With
+``--scope activations`` the notebooks also lose the section of Task 7, the
+spiral training, so both graders run only the activation tasks. The kit's
+training checks still run, find no ``train_spiral_classifier`` and stop at
+once; no grade cell counts them.
+
 **Stock nbgrader** gets a course whose ``nbgrader_config.py`` sets only
 ``c.CourseDirectory.course_id``, so its ``Execute`` preprocessor runs every
-cell of each notebook in a Jupyter kernel: plots, visible tests and the
-self-check cell included. It is timed for ``nbgrader autograde activations``
-of all N, with a timeout (``--stock-timeout``), in its own session whose
-processes are all killed when it ends. Its HOME, Jupyter and IPython folders
+cell of each notebook in a Jupyter kernel, plots and visible tests included.
+It is timed for ``nbgrader autograde activations`` of all N, with a timeout
+(``--stock-timeout``), in its own session whose processes are all killed when
+it ends. Its HOME, Jupyter and IPython folders
 point into the work directory. It exits with status 1 when the mix contains
 ``exit-in-forward``, because its kernel dies on that notebook, and it grades
 the other notebooks of the batch all the same.
@@ -69,10 +77,10 @@ divided by the cores, over the kit's wall time.
 the number of submissions, run the kit alone at two sizes and compare their
 ``peak_rss_bytes``::
 
-    python benchmarks/grading_throughput.py --count 200 --skip-stock \\
-        --skip-floor --json kit-200.json
-    python benchmarks/grading_throughput.py --count 2000 --skip-stock \\
-        --skip-floor --json kit-2000.json
+    python benchmarks/grading_throughput.py --count 200 --scope activations \\
+        --skip-stock --skip-floor --json kit-200.json
+    python benchmarks/grading_throughput.py --count 2000 --scope activations \\
+        --skip-stock --skip-floor --json kit-2000.json
 
 Needs Linux (``/proc``) and the kit installed (``pip install -r
 requirements.txt``). Figures from a machine that runs other work are not
@@ -107,12 +115,18 @@ NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 COURSE_ID = "minitorch-activations"
 STOCK_CONFIG = f'c = get_config()\nc.CourseDirectory.course_id = "{COURSE_ID}"\n'
 
+SCOPES = ("assignment", "activations")
+SELF_CHECK_TAG = "self-check"
+TRAINING_GRADE_ID = "spiral_training"
+
 SLOW_KIND = "slow-relu-forward"
 SLOW_SECONDS = 0.1
 CRASH_KIND = "exit-in-forward"
 # Its notebook cell that hangs for the 30 s cell timeout would dominate the run.
 EXCLUDED_KINDS = frozenset({"hanging-class-body"})
 SAMPLE_SECONDS = 0.2
+# Absolute, because the courses run in other working directories.
+PYTHON = os.path.abspath(sys.executable)
 
 
 # Submission mix -------------------------------------------------------------
@@ -166,32 +180,89 @@ def slow_notebook(correct: dict[str, Any], seconds: float) -> dict[str, Any]:
     )
 
 
-def kind_notebook(kind: str) -> dict[str, Any]:
-    """Load the notebook of one kind of the mix as JSON data."""
+def _sections(notebook: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    """Split the cells at each markdown cell that starts with a ``## `` heading."""
+    sections: list[list[dict[str, Any]]] = [[]]
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "markdown" and "".join(cell["source"]).startswith(
+            "## "
+        ):
+            sections.append([])
+        sections[-1].append(cell)
+    return sections
+
+
+def _holds(section: list[dict[str, Any]], *, tag: str = "", grade_id: str = "") -> bool:
+    for cell in section:
+        metadata = cell.get("metadata", {})
+        if tag and tag in metadata.get("tags", []):
+            return True
+        if grade_id and metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            return True
+    return False
+
+
+def trim_notebook(notebook: dict[str, Any], scope: str) -> dict[str, Any]:
+    """Return a copy of ``notebook`` cut down to what ``scope`` grades.
+
+    Every scope drops the section of the cell tagged ``self-check``: the kit
+    skips that cell, while a Jupyter kernel would run it and rerun the whole
+    notebook in a second process. Scope ``activations`` also drops the
+    section that holds the ``spiral_training`` grade cell, so that only the
+    activation tasks and the written question remain. A section runs from
+    one ``## `` heading to the next.
+    """
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
+    dropped = [{"tag": SELF_CHECK_TAG}]
+    if scope == "activations":
+        dropped.append({"grade_id": TRAINING_GRADE_ID})
+    kept = [
+        section
+        for section in _sections(notebook)
+        if not any(_holds(section, **marker) for marker in dropped)
+    ]
+    trimmed = dict(notebook)
+    trimmed["cells"] = [cell for section in kept for cell in section]
+    return trimmed
+
+
+def kind_notebook(kind: str, scope: str = "assignment") -> dict[str, Any]:
+    """Load the notebook of one kind of the mix as JSON data, trimmed to ``scope``."""
     if kind == SLOW_KIND:
         correct = json.loads((SUBMISSIONS / "correct" / NOTEBOOK).read_text())
-        return slow_notebook(correct, SLOW_SECONDS)
-    if kind == CRASH_KIND:
-        return json.loads((ADVERSARIAL / kind / NOTEBOOK).read_text())
-    return json.loads((SUBMISSIONS / kind / NOTEBOOK).read_text())
+        notebook = slow_notebook(correct, SLOW_SECONDS)
+    elif kind == CRASH_KIND:
+        notebook = json.loads((ADVERSARIAL / kind / NOTEBOOK).read_text())
+    else:
+        notebook = json.loads((SUBMISSIONS / kind / NOTEBOOK).read_text())
+    return trim_notebook(notebook, scope)
 
 
-def write_kinds(directory: Path, kinds: list[str]) -> dict[str, Path]:
+def write_kinds(
+    directory: Path, kinds: list[str], scope: str = "assignment"
+) -> dict[str, Path]:
     """Write one notebook per kind to ``directory/<kind>/``; return their paths."""
     paths = {}
     for kind in kinds:
         path = directory / kind / NOTEBOOK
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(kind_notebook(kind), indent=1) + "\n")
+        path.write_text(json.dumps(kind_notebook(kind, scope), indent=1) + "\n")
         paths[kind] = path
     return paths
 
 
-def make_course(target: Path, config: str | None) -> Path:
-    """Create a course with source/ and release/; ``config`` None means the kit's."""
+def make_course(target: Path, config: str | None, scope: str = "assignment") -> Path:
+    """Create a course with source/ and release/; ``config`` None means the kit's.
+
+    The source notebook is trimmed to ``scope`` as the submissions are.
+    """
     target.mkdir(parents=True)
     for name in ("source", "release"):
         shutil.copytree(ROOT / name, target / name)
+    source = target / "source" / ASSIGNMENT / NOTEBOOK
+    notebook = trim_notebook(json.loads(source.read_text()), scope)
+    source.write_text(json.dumps(notebook, indent=1) + "\n")
     if config is None:
         shutil.copy(ROOT / "nbgrader_config.py", target / "nbgrader_config.py")
     else:
@@ -383,11 +454,11 @@ def run_measured(
 
 
 def nbgrader(*args: str) -> list[str]:
-    return [sys.executable, "-m", "nbgrader", *args]
+    return [PYTHON, "-m", "nbgrader", *args]
 
 
 def kit_command(course: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "minitorch_grading", "--course", str(course), *args]
+    return [PYTHON, "-m", "minitorch_grading", "--course", str(course), *args]
 
 
 def prepare_course(
@@ -396,9 +467,10 @@ def prepare_course(
     mix: list[tuple[str, str]],
     kinds: dict[str, Path],
     env: dict[str, str],
+    scope: str,
 ) -> None:
     """Create a course, release the assignment into its gradebook and submit."""
-    make_course(course, config)
+    make_course(course, config, scope)
     subprocess.run(
         nbgrader("generate_assignment", ASSIGNMENT, "--force"),
         cwd=course,
@@ -586,7 +658,7 @@ def measure_floor(
         MKL_NUM_THREADS="1",
     )
     command = [
-        sys.executable,
+        PYTHON,
         str(Path(__file__).resolve()),
         "--floor-child",
         str(output),
@@ -653,6 +725,7 @@ def machine() -> dict[str, Any]:
 @dataclass
 class Report:
     count: int
+    scope: str
     command: str
     machine: dict[str, Any]
     mix: dict[str, int]
@@ -700,6 +773,7 @@ def render(report: Report, show_logs: bool) -> str:
             load=" ".join(f"{value:.2f}" for value in report.machine["load_average"]),
         ),
         "",
+        f"Scope: {report.scope}",
         f"Submission mix ({report.count} submissions):",
     ]
     lines += [f"  {count:5d}  {kind}" for kind, count in report.mix.items()]
@@ -759,6 +833,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="number of submissions to grade (default: 200)",
     )
     parser.add_argument(
+        "--scope",
+        choices=SCOPES,
+        default="assignment",
+        help="grade the whole assignment, or only the activation tasks "
+        "(Tasks 1-6 and the written question) (default: assignment)",
+    )
+    parser.add_argument(
         "--work",
         type=Path,
         help="empty or missing folder for the courses and logs "
@@ -804,12 +885,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def benchmark(args: argparse.Namespace, work: Path) -> Report:
     mix = submission_mix(args.count)
     kinds = write_kinds(
-        work / "kinds", sorted({kind for _, kind in mix}, key=mix_kinds().index)
+        work / "kinds",
+        sorted({kind for _, kind in mix}, key=mix_kinds().index),
+        args.scope,
     )
     counts = collections.Counter(kind for _, kind in mix)
     report = Report(
         count=args.count,
-        command=shlex.join([sys.executable, *sys.argv]),
+        scope=args.scope,
+        command=shlex.join([PYTHON, *sys.argv]),
         machine=machine(),
         mix={kind: counts[kind] for kind in kinds},
     )
@@ -818,7 +902,7 @@ def benchmark(args: argparse.Namespace, work: Path) -> Report:
     if not args.skip_stock:
         env = scratch_environment(work / "stock-scratch")
         course = work / "stock"
-        prepare_course(course, STOCK_CONFIG, mix, kinds, env)
+        prepare_course(course, STOCK_CONFIG, mix, kinds, env, args.scope)
         report.runs.append(
             run_measured(
                 "stock nbgrader",
@@ -833,7 +917,7 @@ def benchmark(args: argparse.Namespace, work: Path) -> Report:
 
     env = scratch_environment(work / "kit-scratch")
     course = work / "kit"
-    prepare_course(course, None, mix, kinds, env)
+    prepare_course(course, None, mix, kinds, env, args.scope)
     grade = ["grade", ASSIGNMENT, "--no-progress"]
     if args.workers:
         grade += ["--workers", str(args.workers)]
@@ -850,7 +934,7 @@ def benchmark(args: argparse.Namespace, work: Path) -> Report:
 
     if args.sequential:
         course = work / "kit-sequential"
-        prepare_course(course, None, mix, kinds, env)
+        prepare_course(course, None, mix, kinds, env, args.scope)
         report.runs.append(
             run_measured(
                 "kit sequential",

@@ -77,6 +77,56 @@ def test_slow_notebook_rejects_changed_solution(bench) -> None:
         bench.slow_notebook(notebook, 0.1)
 
 
+def grade_ids(notebook: dict) -> list:
+    return [
+        cell["metadata"].get("nbgrader", {}).get("grade_id")
+        for cell in notebook["cells"]
+    ]
+
+
+def test_assignment_scope_drops_only_the_self_check_section(bench) -> None:
+    notebook = bench.kind_notebook("correct", "assignment")
+    full = json.loads((bench.SUBMISSIONS / "correct" / "activations.ipynb").read_text())
+
+    dropped = [cell for cell in full["cells"] if cell not in notebook["cells"]]
+    assert [cell["cell_type"] for cell in dropped] == ["markdown", "code"]
+    assert "self-check" in dropped[1]["metadata"]["tags"]
+    assert grade_ids(notebook)[-1] == "spiral_training"
+
+
+def test_activations_scope_drops_training_and_self_check(bench) -> None:
+    notebook = bench.kind_notebook("correct", "activations")
+
+    ids = grade_ids(notebook)
+    assert not [i for i in ids if i and i.startswith("spiral")]
+    assert "gelu" in ids
+    assert ids[-1] == "relu_kink_answer"
+    sources = ["".join(cell["source"]) for cell in notebook["cells"]]
+    assert not any("Task 7" in source for source in sources)
+    assert not any("run_self_check" in source for source in sources)
+
+
+def test_trim_keeps_notebooks_without_those_cells(bench) -> None:
+    notebook = {"cells": [{"cell_type": "code", "metadata": {}, "source": "x = 1"}]}
+
+    assert bench.trim_notebook(notebook, "activations") == notebook
+
+
+def test_trim_rejects_unknown_scope(bench) -> None:
+    with pytest.raises(ValueError, match="activations"):
+        bench.trim_notebook({"cells": []}, "training")
+
+
+def test_make_course_trims_source_to_scope(bench, tmp_path: Path) -> None:
+    course = bench.make_course(tmp_path / "course", None, "activations")
+
+    source = course / "source" / "activations" / "activations.ipynb"
+    assert "spiral_training" not in grade_ids(json.loads(source.read_text()))
+    assert (course / "nbgrader_config.py").read_bytes() == (
+        bench.ROOT / "nbgrader_config.py"
+    ).read_bytes()
+
+
 def test_submit_writes_one_folder_per_student(bench, tmp_path: Path) -> None:
     kinds = bench.write_kinds(tmp_path / "kinds", bench.mix_kinds()[:3])
     mix = bench.submission_mix(5, list(kinds))
