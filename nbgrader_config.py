@@ -8,7 +8,6 @@ preprocessor, which would run submissions in a kernel beside the grader.
 from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbgrader.preprocessors import (
     AssignLatePenalties,
-    CheckCellMetadata,
     ClearOutput,
     DeduplicateIds,
     IgnorePattern,
@@ -18,6 +17,7 @@ from nbgrader.preprocessors import (
 )
 
 from minitorch_grading.nbgrader_plugin import (
+    CheckCellMetadataCachedSchema,
     GradeWithHiddenChecks,
     ValidateSubmission,
     record_submission_files,
@@ -40,10 +40,12 @@ c.Autograde.sanitize_preprocessors = [
     ClearOutput,
     DeduplicateIds,
     OverwriteCells,
-    CheckCellMetadata,
+    CheckCellMetadataCachedSchema,
 ]
 
-# Same order as nbgrader 0.9.6's defaults, with Execute replaced.
+# Same order as nbgrader 0.9.6's defaults, with Execute replaced. In both
+# lists CheckCellMetadataCachedSchema stands in for CheckCellMetadata: the same
+# checks and errors, with the JSON schema checked once instead of per cell.
 c.Autograde.autograde_preprocessors = [
     GradeWithHiddenChecks,
     IgnorePattern,
@@ -51,7 +53,7 @@ c.Autograde.autograde_preprocessors = [
     LimitOutput,
     SaveAutoGrades,
     AssignLatePenalties,
-    CheckCellMetadata,
+    CheckCellMetadataCachedSchema,
 ]
 
 # Cells the grader does not run: figures, and the notebook's last cell, which
@@ -64,3 +66,7 @@ c.GradeWithHiddenChecks.call_timeout = 5.0  # seconds per call into student code
 c.GradeWithHiddenChecks.cell_timeout = 30.0  # seconds per notebook code cell
 c.GradeWithHiddenChecks.submission_timeout = 300.0  # seconds for the whole submission
 c.GradeWithHiddenChecks.memory_limit = 4 << 30  # bytes of address space
+
+# Validate each notebook once, after the last preprocessor, instead of after
+# every one. A notebook that ends up invalid still fails.
+c.NotebookExporter.optimistic_validation = True
