@@ -208,7 +208,7 @@ def trim_notebook(notebook: dict[str, Any], scope: str) -> dict[str, Any]:
     Every scope drops the section of the cell tagged ``self-check``: the kit
     skips that cell, while a Jupyter kernel would run it and rerun the whole
     notebook in a second process. Scope ``activations`` also drops the
-    section that holds the ``spiral_training`` grade cell, so that only the
+    section that contains the ``spiral_training`` grade cell, so that only the
     activation tasks and the written question remain. A section runs from
     one ``## `` heading to the next.
     """

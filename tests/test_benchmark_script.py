@@ -193,3 +193,35 @@ def test_sampler_keeps_peak(bench, process_tree) -> None:
 
     assert sampler.samples >= 2
     assert sampler.peak_bytes >= 64 << 20
+
+
+@pytest.fixture(scope="module")
+def parts():
+    benchmarks = str(SCRIPT.parent)
+    sys.path.insert(0, benchmarks)
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "grading_parts", SCRIPT.parent / "grading_parts.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.path.remove(benchmarks)
+
+
+@pytest.mark.parametrize("option", ["--count", "--starts", "--workers"])
+def test_parts_rejects_zero(parts, option: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        parts.main([option, "0"])
+
+    assert exit_info.value.code == 2
+    assert f"{option} must be at least 1, not 0" in capsys.readouterr().err
+
+
+def test_parts_times_worker_starts(parts) -> None:
+    figures = parts.time_worker_starts(2)
+
+    assert figures["count"] == 2
+    assert 0 < figures["start_median_seconds"] < 30
+    assert 0 <= figures["close_median_seconds"] < 30

@@ -400,12 +400,12 @@ def test_windowed_keeps_at_most_window_in_flight():
     import concurrent.futures
 
     in_flight: set[str] = set()
-    most = 0
+    max_in_flight = 0
 
     def submit(spec: str) -> concurrent.futures.Future:
-        nonlocal most
+        nonlocal max_in_flight
         in_flight.add(spec)
-        most = max(most, len(in_flight))
+        max_in_flight = max(max_in_flight, len(in_flight))
         future: concurrent.futures.Future = concurrent.futures.Future()
         future.set_result(spec.upper())
         return future
@@ -423,7 +423,7 @@ def test_windowed_keeps_at_most_window_in_flight():
     )
 
     assert results == [(f"s{number}", f"SPEC{number}") for number in range(10)]
-    assert most == 3
+    assert max_in_flight == 3
 
 
 def test_windowed_cancels_pending_when_closed():
