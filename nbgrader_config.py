@@ -44,7 +44,7 @@ c.Autograde.sanitize_preprocessors = [
 ]
 
 # Same order as nbgrader 0.9.6's defaults, with Execute replaced. In both
-# lists CheckCellMetadataCachedSchema stands in for CheckCellMetadata: the same
+# lists CheckCellMetadataCachedSchema replaces CheckCellMetadata: the same
 # checks and errors, with the JSON schema checked once instead of per cell.
 c.Autograde.autograde_preprocessors = [
     GradeWithHiddenChecks,

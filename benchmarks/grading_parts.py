@@ -107,16 +107,11 @@ def time_batch(work: Path, count: int, workers: int) -> dict[str, Any]:
 
 
 def render(figures: dict[str, Any]) -> str:
-    machine = figures["machine"]
     worker = figures["worker"]
     batch = figures["batch"]
     return "\n".join(
         [
-            "Machine: {cpu}, {cores} cores, {system}, Python {python}, nbgrader "
-            "{nbgrader}, load average {load}".format(
-                **machine,
-                load=" ".join(f"{value:.2f}" for value in machine["load_average"]),
-            ),
+            throughput.machine_line(figures["machine"]),
             "",
             f"worker start, median of {worker['count']}: "
             f"{worker['start_median_seconds']:.3f} s",

@@ -217,13 +217,13 @@ def trim_notebook(notebook: dict[str, Any], scope: str) -> dict[str, Any]:
     dropped = [{"tag": SELF_CHECK_TAG}]
     if scope == "activations":
         dropped.append({"grade_id": TRAINING_GRADE_ID})
-    kept = [
+    remaining = [
         section
         for section in _sections(notebook)
         if not any(_holds(section, **marker) for marker in dropped)
     ]
     trimmed = dict(notebook)
-    trimmed["cells"] = [cell for section in kept for cell in section]
+    trimmed["cells"] = [cell for section in remaining for cell in section]
     return trimmed
 
 
@@ -764,14 +764,19 @@ def _mebibytes(value: int) -> str:
     return f"{value / (1 << 20):.0f} MiB"
 
 
+def machine_line(machine: dict[str, Any]) -> str:
+    """Describe the machine of :func:`machine` in one line."""
+    load = " ".join(f"{value:.2f}" for value in machine["load_average"])
+    return (
+        "Machine: {cpu}, {cores} cores, {system}, Python {python}, nbgrader "
+        "{nbgrader}, load average {load}".format(**machine, load=load)
+    )
+
+
 def render(report: Report, show_logs: bool) -> str:
     lines = [
         f"Command: {report.command}",
-        "Machine: {cpu}, {cores} cores, {system}, Python {python}, nbgrader "
-        "{nbgrader}, load average {load}".format(
-            **report.machine,
-            load=" ".join(f"{value:.2f}" for value in report.machine["load_average"]),
-        ),
+        machine_line(report.machine),
         "",
         f"Scope: {report.scope}",
         f"Submission mix ({report.count} submissions):",

@@ -450,9 +450,9 @@ def _windowed(
 ) -> Iterator[tuple[str, str | None]]:
     """Run specs with at most ``window`` tasks submitted at a time.
 
-    ``submit`` starts a task and returns its future, ``wait_first`` returns
+    ``submit`` starts a task and returns its future. ``wait_first`` returns
     the futures that are done once at least one is. Only the specs in flight
-    are held, so memory does not grow with the number of submissions.
+    are held, so their memory does not grow with the number of submissions.
     """
     pending: dict[Any, str] = {}
 

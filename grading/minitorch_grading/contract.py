@@ -49,7 +49,7 @@ FINITE_DIFFERENCE_TOLERANCE = {"rtol": 1e-4, "atol": 1e-6}
 # call on LARGE_SIZE elements, the array's trip to the worker included. On a
 # 2-core x86-64 machine a vectorised numpy solution takes 10 to 60 ms. A Python
 # loop that calls np.tanh per element takes 0.8 s there, so a limit of a whole
-# second let it through. The notebook asks for "well under a second".
+# second let it through. The notebook tells students "well under a second".
 LARGE_SIZE = 10**6
 LARGE_CALL_SECONDS = 0.5
 

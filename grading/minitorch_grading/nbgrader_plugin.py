@@ -238,10 +238,11 @@ class _CachedSchemaMixin(BaseMetadataValidator):
     """Checks nbgrader metadata with a JSON schema validator built once.
 
     nbgrader 0.9.6 calls ``jsonschema.validate`` for every cell, which checks
-    the schema itself against its meta-schema each time: about a quarter of
-    nbgrader's own time per autograded notebook. This mixin sits between
-    ``MetadataValidatorV3`` and ``BaseMetadataValidator`` in the method
-    resolution order, so the version 3 checks stay nbgrader's.
+    the schema itself against its meta-schema each time. In a cProfile run of
+    the batch converter that was about a quarter of nbgrader's own time.
+    This mixin sits between ``MetadataValidatorV3`` and
+    ``BaseMetadataValidator`` in the method resolution order, so the version 3
+    checks stay nbgrader's.
     """
 
     _validators: dict[int, Any] = {}
